@@ -1,0 +1,52 @@
+"""The contract every parser satisfies, and the typed error they raise.
+
+A parser is a plain function `(FileInput, Settings) -> ParsedDocument`. It never touches the
+database, never raises for a document it can partly read (it records the problem and returns
+status `partial`), and raises `IngestError` only when the whole document is unusable; the
+pipeline turns that into a `failed` document with the error's message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from storage.domain import ParsedDocument
+from storage.settings import Settings
+
+# Bump when a parser's output changes, so that stored documents can be told apart from new ones.
+PARSER_VERSION = 1
+
+
+class IngestError(Exception):
+    """A document (or a page or member of it) that cannot be ingested, with a message a user
+    can act on: `IngestError("report.pdf", "password required", page=None)`."""
+
+    def __init__(self, source: str, message: str, *, page: int | None = None) -> None:
+        self.source = source
+        self.message = message
+        self.page = page
+        where = f"{source} page {page}" if page is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class FileInput:
+    """One file's bytes and the name it will be stored under."""
+
+    name: str
+    data: bytes = field(repr=False)
+    sha256: str = ""
+
+    @staticmethod
+    def of(name: str, data: bytes) -> "FileInput":
+        return FileInput(name, data, sha256_bytes(data))
+
+
+class Parser(Protocol):
+    def __call__(self, file: FileInput, settings: Settings) -> ParsedDocument: ...
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

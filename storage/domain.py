@@ -1,0 +1,171 @@
+"""Domain types shared by every layer: pure values, no database ids, no ORM.
+
+A `Segment` is what the model sees (a page's text, a rendered page image, a source file); its
+`Locator` is what a citation points to (a page, or lines of a file). A `ParsedDocument` is what a
+parser returns and what storage persists in one transaction; `Document` is the stored summary that
+listings show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class SegmentKind(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    CODE = "code"
+
+
+class DocumentKind(StrEnum):
+    PDF = "pdf"
+    IMAGE = "image"
+    TEXT = "text"
+    CODE = "code"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"  # stored, but something in it could not be read (see error)
+    FAILED = "failed"  # nothing usable could be read (see error)
+    UNCHANGED = "unchanged"  # the same bytes are already stored in the collection
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """Where a segment comes from: a 1-based page (with an optional bbox in PDF points), or a
+    path with 1-based inclusive line numbers inside a codebase."""
+
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    path: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+
+    def label(self) -> str:
+        if self.path is not None:
+            if self.line_start is not None:
+                return f"{self.path}:{self.line_start}-{self.line_end}"
+            return self.path
+        if self.page is not None:
+            return f"p.{self.page}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A normalised RGB image, stored once by the sha256 of its encoded bytes."""
+
+    sha256: str
+    width: int
+    height: int
+    mime: str  # image/png or image/jpeg
+    data: bytes = field(repr=False)
+    tokens: int  # Llama 4 prompt tokens for this image
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One piece of a document as the model reads it. For an image segment `text` is a short
+    caption (and OCR text lives in a neighbouring text segment); `tokens` counts what the model
+    pays for it: text tokens for text/code, image tokens for images."""
+
+    kind: SegmentKind
+    text: str
+    locator: Locator
+    tokens: int
+    image_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A stored document as listings show it."""
+
+    source: str  # the name as ingested: a file name, a folder name, or archive.zip/member/path
+    kind: DocumentKind
+    sha256: str
+    title: str
+    status: Status
+    error: str | None = None
+    pages: int | None = None  # PDFs
+    files: int | None = None  # codebases
+    text_tokens: int = 0
+    image_tokens: int = 0
+    size_bytes: int = 0
+    collection: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """What a parser returns: the document and its ordered segments and images."""
+
+    document: Document
+    segments: tuple[Segment, ...] = ()
+    images: tuple[Image, ...] = ()
+
+    @staticmethod
+    def build(
+        *,
+        source: str,
+        kind: DocumentKind,
+        sha256: str,
+        title: str,
+        segments: list[Segment],
+        images: list[Image],
+        errors: list[str],
+        size_bytes: int,
+        pages: int | None = None,
+        files: int | None = None,
+    ) -> "ParsedDocument":
+        """Assemble a parse result; status follows from what was read and what went wrong."""
+        if not segments:
+            status = Status.FAILED
+            if not errors:
+                errors = ["no readable content"]
+        elif errors:
+            status = Status.PARTIAL
+        else:
+            status = Status.OK
+        unique_images = tuple({img.sha256: img for img in images}.values())
+        text_tokens = sum(s.tokens for s in segments if s.kind != SegmentKind.IMAGE)
+        image_tokens = sum(s.tokens for s in segments if s.kind == SegmentKind.IMAGE)
+        doc = Document(
+            source=source,
+            kind=kind,
+            sha256=sha256,
+            title=title,
+            status=status,
+            error="; ".join(errors) if errors else None,
+            pages=pages,
+            files=files,
+            text_tokens=text_tokens,
+            image_tokens=image_tokens,
+            size_bytes=size_bytes,
+        )
+        return ParsedDocument(doc, tuple(segments), unique_images)
+
+    @staticmethod
+    def failed(
+        *, source: str, kind: DocumentKind, sha256: str, error: str, size_bytes: int = 0
+    ) -> "ParsedDocument":
+        return ParsedDocument(
+            Document(
+                source=source,
+                kind=kind,
+                sha256=sha256,
+                title=source.rsplit("/", 1)[-1],
+                status=Status.FAILED,
+                error=error,
+                size_bytes=size_bytes,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    documents: int
+    text_tokens: int
+    image_tokens: int
+    failed: int

@@ -1,0 +1,91 @@
+"""The one settings object of DocScout.
+
+Every knob is a field here, read from `DOCSCOUT_*` environment variables (or a `.env` file), with
+a description. Nothing else in the code base reads `os.environ`. It lives in `storage/`, the bottom
+layer, so that ingest, engine and app can all import it without cycles.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCSCOUT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for the database and derived files (converted models, caches).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: a SQLite file docscout.db in data_dir.",
+    )
+
+    # Limits on input (docling-style explicit limits). Anything over them is refused per document.
+    max_file_bytes: int = Field(
+        default=200 * MiB, description="Largest single file (or archive member) ingested, in bytes."
+    )
+    max_pages: int = Field(default=5000, description="Largest PDF ingested, in pages.")
+    max_archive_members: int = Field(
+        default=20_000, description="Most members a zip or tar archive may hold."
+    )
+    max_expanded_bytes: int = Field(
+        default=2048 * MiB, description="Most bytes an archive may expand to, all members together."
+    )
+    max_compression_ratio: float = Field(
+        default=200.0,
+        description="Largest expanded/compressed size ratio of an archive or one of its members "
+        "(zip-bomb guard).",
+    )
+    max_image_pixels: int = Field(
+        default=100_000_000,
+        description="Largest image decoded, in pixels; larger ones are refused as decompression bombs.",
+    )
+    max_code_file_bytes: int = Field(
+        default=1 * MiB,
+        description="Source files larger than this are skipped in a codebase (generated or data files).",
+    )
+    max_archive_depth: int = Field(
+        default=2, description="How deep archives nested in archives are opened."
+    )
+
+    # PDF page images.
+    page_image_max_tiles: int = Field(
+        default=12,
+        description="Most 336-px Llama 4 tiles a rendered PDF page may use (12 = 4x3 for a portrait page).",
+    )
+    figure_min_area: float = Field(
+        default=0.04,
+        description="Raster images covering at least this fraction of a page make it a figure page.",
+    )
+    figure_min_vector_items: int = Field(
+        default=12,
+        description="Vector drawing items (curves, coloured fills) from which a page counts as a chart.",
+    )
+    ocr_language: str = Field(default="eng", description="Tesseract language for scanned pages.")
+    ocr: bool = Field(
+        default=True, description="OCR scanned pages when Tesseract is installed."
+    )
+
+    workers: int = Field(
+        default=0, description="Parallel extraction processes; 0 means one per CPU core."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'docscout.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
