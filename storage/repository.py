@@ -1,0 +1,323 @@
+"""The only door to the database: `Store` methods take and return domain types.
+
+Every write is one transaction. A document is saved with all its segments and images or not at
+all; a newer version of the same source replaces the old one in the same transaction; a failed
+re-ingest never replaces a version that was readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import make_engine, migrate
+from storage.domain import (
+    CollectionInfo,
+    Document,
+    DocumentKind,
+    Image,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+    Status,
+)
+from storage.orm import CollectionRow, DocumentRow, ImageRow, SegmentRow
+from storage.settings import Settings
+
+MAX_COLLECTION_NAME = 200
+
+
+class StorageError(Exception):
+    """A request the database cannot satisfy, with a message for the user."""
+
+
+class SaveResult(StrEnum):
+    STORED = "stored"  # a new document
+    REPLACED = "replaced"  # a new version of a source that was already stored
+    KEPT_PREVIOUS = "kept_previous"  # the new version failed; the readable old one stays
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    source: str
+    segment: Segment
+    score: float  # bm25: lower is better
+
+
+class Store:
+    """Collections, documents, segments and images in one SQLAlchemy database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.resolved_database_url
+        self._engine = make_engine(self.url)
+        migrate(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- collections ---------------------------------------------------------------------------
+
+    def ensure_collection(self, name: str) -> None:
+        """Create the collection if it does not exist yet."""
+        name = _check_collection_name(name)
+        with self._transaction() as session:
+            if session.scalar(select(CollectionRow.id).where(CollectionRow.name == name)) is None:
+                session.add(CollectionRow(name=name))
+
+    def collections(self) -> list[CollectionInfo]:
+        failed = func.sum(func.iif(DocumentRow.status == Status.FAILED.value, 1, 0))
+        query = (
+            select(
+                CollectionRow.name,
+                func.count(DocumentRow.id),
+                func.coalesce(func.sum(DocumentRow.text_tokens), 0),
+                func.coalesce(func.sum(DocumentRow.image_tokens), 0),
+                func.coalesce(failed, 0),
+            )
+            .outerjoin(DocumentRow, DocumentRow.collection_id == CollectionRow.id)
+            .group_by(CollectionRow.id)
+            .order_by(CollectionRow.name)
+        )
+        with self._sessions() as session:
+            return [CollectionInfo(*row) for row in session.execute(query)]
+
+    def delete_collection(self, name: str) -> None:
+        with self._transaction() as session:
+            row = self._collection(session, name)
+            session.delete(row)
+            session.flush()
+            _drop_orphan_images(session)
+
+    # -- documents -----------------------------------------------------------------------------
+
+    def documents(self, collection: str) -> list[Document]:
+        with self._sessions() as session:
+            row = self._collection(session, collection)
+            rows = session.scalars(
+                select(DocumentRow)
+                .where(DocumentRow.collection_id == row.id)
+                .order_by(DocumentRow.source)
+            )
+            return [_document(r, collection) for r in rows]
+
+    def find_by_sha256(self, collection: str, sha256: str) -> Document | None:
+        """A readable (ok or partial) document with these bytes, if the collection has one."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(DocumentRow)
+                .join(CollectionRow)
+                .where(
+                    CollectionRow.name == collection,
+                    DocumentRow.sha256 == sha256,
+                    DocumentRow.status != Status.FAILED.value,
+                )
+                .limit(1)
+            )
+            return _document(row, collection) if row else None
+
+    def save(self, collection: str, parsed: ParsedDocument, parser_version: int) -> SaveResult:
+        """Store a parsed document in one transaction, replacing an older version of its source."""
+        doc = parsed.document
+        with self._transaction() as session:
+            coll = self._collection(session, collection)
+            old = session.scalar(
+                select(DocumentRow).where(
+                    DocumentRow.collection_id == coll.id, DocumentRow.source == doc.source
+                )
+            )
+            if old is not None and doc.status == Status.FAILED and old.status != Status.FAILED:
+                return SaveResult.KEPT_PREVIOUS
+            if old is not None:
+                session.delete(old)
+                session.flush()
+            row = _document_row(doc, coll.id, parser_version)
+            session.add(row)
+            session.flush()
+            _insert_images(session, parsed.images)
+            _insert_segments(session, row.id, parsed.segments)
+            if old is not None:
+                _drop_orphan_images(session)
+            return SaveResult.REPLACED if old is not None else SaveResult.STORED
+
+    def delete_document(self, collection: str, source: str) -> None:
+        with self._transaction() as session:
+            coll = self._collection(session, collection)
+            result = session.execute(
+                delete(DocumentRow).where(
+                    DocumentRow.collection_id == coll.id, DocumentRow.source == source
+                )
+            )
+            if result.rowcount == 0:
+                raise StorageError(f"no document {source!r} in collection {collection!r}")
+            _drop_orphan_images(session)
+
+    # -- segments, images, search --------------------------------------------------------------
+
+    def segments(self, collection: str, source: str) -> list[Segment]:
+        """A document's segments, in reading order."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            rows = session.scalars(
+                select(SegmentRow)
+                .join(DocumentRow)
+                .where(DocumentRow.collection_id == coll.id, DocumentRow.source == source)
+                .order_by(SegmentRow.ordinal)
+            )
+            return [_segment(r) for r in rows]
+
+    def image(self, sha256: str) -> Image | None:
+        with self._sessions() as session:
+            row = session.get(ImageRow, sha256)
+            if row is None:
+                return None
+            return Image(row.sha256, row.width, row.height, row.mime, row.data, row.tokens)
+
+    def search(self, collection: str, query: str, limit: int = 20) -> list[SearchHit]:
+        """Text and code segments matching an FTS5 query, best first (bm25)."""
+        terms = _fts_query(query)
+        if not terms:
+            return []
+        sql = text(
+            "SELECT d.source, s.id, bm25(segments_fts) AS score FROM segments_fts "
+            "JOIN segments s ON s.id = segments_fts.rowid "
+            "JOIN documents d ON d.id = s.document_id "
+            "JOIN collections c ON c.id = d.collection_id "
+            "WHERE segments_fts MATCH :q AND c.name = :c ORDER BY score LIMIT :n"
+        )
+        with self._sessions() as session:
+            hits = session.execute(sql, {"q": terms, "c": collection, "n": limit}).all()
+            rows = {r.id: r for r in session.scalars(
+                select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
+            )}
+            return [SearchHit(h.source, _segment(rows[h.id]), h.score) for h in hits]
+
+    @staticmethod
+    def _collection(session: Session, name: str) -> CollectionRow:
+        row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
+        if row is None:
+            raise StorageError(f"no collection named {name!r}")
+        return row
+
+
+# -- row <-> domain ------------------------------------------------------------------------------
+
+
+def _check_collection_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_COLLECTION_NAME or any(ord(c) < 32 for c in name):
+        raise StorageError(
+            f"a collection name must be 1 to {MAX_COLLECTION_NAME} printable characters"
+        )
+    return name
+
+
+def _document(row: DocumentRow, collection: str) -> Document:
+    return Document(
+        source=row.source,
+        kind=DocumentKind(row.kind),
+        sha256=row.sha256,
+        title=row.title,
+        status=Status(row.status),
+        error=row.error,
+        pages=row.pages,
+        files=row.files,
+        text_tokens=row.text_tokens,
+        image_tokens=row.image_tokens,
+        size_bytes=row.size_bytes,
+        collection=collection,
+    )
+
+
+def _document_row(doc: Document, collection_id: int, parser_version: int) -> DocumentRow:
+    return DocumentRow(
+        collection_id=collection_id,
+        source=doc.source,
+        kind=doc.kind.value,
+        sha256=doc.sha256,
+        title=doc.title,
+        status=doc.status.value,
+        error=doc.error,
+        pages=doc.pages,
+        files=doc.files,
+        text_tokens=doc.text_tokens,
+        image_tokens=doc.image_tokens,
+        size_bytes=doc.size_bytes,
+        parser_version=parser_version,
+    )
+
+
+def _segment(row: SegmentRow) -> Segment:
+    bbox = tuple(row.bbox) if row.bbox else None
+    return Segment(
+        kind=SegmentKind(row.kind),
+        text=row.text,
+        locator=Locator(row.page, bbox, row.path, row.line_start, row.line_end),
+        tokens=row.tokens,
+        image_sha256=row.image_sha256,
+    )
+
+
+def _insert_segments(session: Session, document_id: int, segments: tuple[Segment, ...]) -> None:
+    if not segments:
+        return
+    session.execute(
+        insert(SegmentRow),
+        [
+            {
+                "document_id": document_id,
+                "ordinal": i,
+                "kind": s.kind.value,
+                "text": s.text,
+                "page": s.locator.page,
+                "bbox": list(s.locator.bbox) if s.locator.bbox else None,
+                "path": s.locator.path,
+                "line_start": s.locator.line_start,
+                "line_end": s.locator.line_end,
+                "tokens": s.tokens,
+                "image_sha256": s.image_sha256,
+            }
+            for i, s in enumerate(segments)
+        ],
+    )
+
+
+def _insert_images(session: Session, images: tuple[Image, ...]) -> None:
+    """Images are stored once by sha256, however many documents show them."""
+    if not images:
+        return
+    known = set(
+        session.scalars(select(ImageRow.sha256).where(ImageRow.sha256.in_([i.sha256 for i in images])))
+    )
+    new = [i for i in images if i.sha256 not in known]
+    if new:
+        session.execute(
+            insert(ImageRow),
+            [
+                {"sha256": i.sha256, "width": i.width, "height": i.height, "mime": i.mime,
+                 "tokens": i.tokens, "data": i.data}
+                for i in new
+            ],
+        )
+
+
+def _drop_orphan_images(session: Session) -> None:
+    used = select(SegmentRow.image_sha256).where(SegmentRow.image_sha256.is_not(None))
+    session.execute(delete(ImageRow).where(ImageRow.sha256.not_in(used)))
+
+
+def _fts_query(query: str) -> str:
+    """A user's words as an FTS5 OR-query of quoted terms, so punctuation cannot break syntax."""
+    words = ["".join(ch for ch in w if ch.isalnum() or ch == "_") for w in query.split()]
+    return " OR ".join(f'"{w}"' for w in words if w)

@@ -1,0 +1,133 @@
+"""Storage: migrated schema, one-transaction saves, replacement rules, FTS, image dedupe."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from storage.db import make_engine, migrate
+from storage.domain import (
+    DocumentKind,
+    Image,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+    Status,
+)
+from storage.orm import Base
+from storage.repository import SaveResult, StorageError, Store
+
+
+def _image(tag: bytes) -> Image:
+    import hashlib
+
+    return Image(hashlib.sha256(tag).hexdigest(), 10, 10, "image/png", tag, 147)
+
+
+def _parsed(source: str, words: str, sha: str = "a" * 64, image: Image | None = None,
+            errors: list[str] | None = None) -> ParsedDocument:
+    segments = [Segment(SegmentKind.TEXT, words, Locator(page=1), len(words.split()))]
+    if image is not None:
+        segments.append(Segment(SegmentKind.IMAGE, "", Locator(page=1), image.tokens, image.sha256))
+    return ParsedDocument.build(
+        source=source, kind=DocumentKind.PDF, sha256=sha, title=source,
+        segments=segments, images=[image] if image else [], errors=errors or [], size_bytes=10,
+        pages=1,
+    )
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings)
+    s.ensure_collection("c")
+    yield s
+    s.close()
+
+
+def test_blank_database_gets_the_orm_schema(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        # FTS5 keeps its own shadow tables (segments_fts_data, ...); they are not ORM tables.
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, *_: not (name or "").startswith("segments_fts")}
+        )
+        diffs = compare_metadata(context, Base.metadata)
+        tables = set(inspect(conn).get_table_names())
+        journal = conn.execute(text("PRAGMA journal_mode")).scalar()
+        fks = conn.execute(text("PRAGMA foreign_keys")).scalar()
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert diffs == []
+    assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
+    assert (journal, fks, version) == ("wal", 1, "0001")
+
+
+def test_save_list_and_search(store):
+    assert store.save("c", _parsed("a.pdf", "quarterly revenue grew"), 1) == SaveResult.STORED
+    docs = store.documents("c")
+    assert [(d.source, d.status, d.text_tokens) for d in docs] == [("a.pdf", Status.OK, 3)]
+    hits = store.search("c", "revenue (drop table)")
+    assert [h.source for h in hits] == ["a.pdf"] and hits[0].segment.locator.page == 1
+    assert store.find_by_sha256("c", "a" * 64).source == "a.pdf"
+    info = store.collections()[0]
+    assert (info.name, info.documents, info.text_tokens) == ("c", 1, 3)
+
+
+def test_new_version_replaces_old_and_keeps_fts_consistent(store):
+    store.save("c", _parsed("a.pdf", "old words here"), 1)
+    assert store.save("c", _parsed("a.pdf", "new content", sha="b" * 64), 1) == SaveResult.REPLACED
+    assert store.search("c", "old") == []
+    assert [h.source for h in store.search("c", "content")] == ["a.pdf"]
+    with store._engine.connect() as conn:  # FTS5's own consistency check raises when corrupt
+        conn.execute(text("INSERT INTO segments_fts(segments_fts) VALUES('integrity-check')"))
+
+
+def test_failed_version_never_replaces_a_readable_one(store):
+    store.save("c", _parsed("a.pdf", "good text"), 1)
+    failed = ParsedDocument.failed(source="a.pdf", kind=DocumentKind.PDF, sha256="c" * 64,
+                                   error="password required")
+    assert store.save("c", failed, 1) == SaveResult.KEPT_PREVIOUS
+    assert store.documents("c")[0].status == Status.OK
+    assert store.save("c", ParsedDocument.failed(source="b.pdf", kind=DocumentKind.PDF,
+                                                 sha256="d" * 64, error="x"), 1) == SaveResult.STORED
+    assert store.find_by_sha256("c", "d" * 64) is None  # failed documents never count as stored
+
+
+def test_images_stored_once_and_dropped_with_their_last_document(store):
+    img = _image(b"png-bytes")
+    store.save("c", _parsed("a.pdf", "one", sha="1" * 64, image=img), 1)
+    store.save("c", _parsed("b.pdf", "two", sha="2" * 64, image=img), 1)
+    with store._engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM images")).scalar() == 1
+    store.delete_document("c", "a.pdf")
+    assert store.image(img.sha256).data == b"png-bytes"
+    store.delete_document("c", "b.pdf")
+    assert store.image(img.sha256) is None
+
+
+def test_a_failing_save_leaves_nothing_behind(store, monkeypatch):
+    import storage.repository as repo
+
+    store.save("c", _parsed("a.pdf", "kept text"), 1)
+
+    def boom(*_args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repo, "_insert_segments", boom)
+    with pytest.raises(RuntimeError):
+        store.save("c", _parsed("a.pdf", "new text", sha="e" * 64), 1)
+    assert [(d.source, d.sha256) for d in store.documents("c")] == [("a.pdf", "a" * 64)]
+    assert [s.text for s in store.segments("c", "a.pdf")] == ["kept text"]
+
+
+def test_collection_names_and_deletes(store):
+    with pytest.raises(StorageError):
+        store.ensure_collection("  ")
+    with pytest.raises(StorageError, match="no collection"):
+        store.documents("missing")
+    store.save("c", _parsed("a.pdf", "text"), 1)
+    store.delete_collection("c")
+    assert store.collections() == []
