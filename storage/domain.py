@@ -121,8 +121,7 @@ class ParsedDocument:
         """Assemble a parse result; status follows from what was read and what went wrong."""
         if not segments:
             status = Status.FAILED
-            if not errors:
-                errors = ["no readable content"]
+            errors = ["no readable content", *errors]
         elif errors:
             status = Status.PARTIAL
         else:

@@ -1,0 +1,151 @@
+"""`docscout` command line: a thin edge over ingest and storage.
+
+Library errors become `click.ClickException`s here and nowhere else. Every listing command takes
+`--json` for scripts; the human output is a plain aligned table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from app.tables import document_rows, format_table, outcome_summary
+from ingest.pipeline import Outcome, ingest_paths
+from storage.domain import Status
+from storage.repository import StorageError, Store
+from storage.settings import Settings, get_settings
+
+
+def _store(settings: Settings) -> Store:
+    try:
+        return Store(settings)
+    except Exception as exc:  # an unreadable database or URL: tell the user which
+        raise click.ClickException(
+            f"cannot open the database {settings.resolved_database_url}: {exc}"
+        ) from exc
+
+
+def _echo_json(value) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docscout")
+def cli() -> None:
+    """DocScout: ingest PDFs, chart images and codebases, then ask Llama 4 Scout about them.
+
+    Data lives in DOCSCOUT_DATA_DIR (default ./data); see `docscout COMMAND --help`.
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--collection", "-c", required=True, help="Collection to add the documents to.")
+@click.option("--workers", type=int, default=None, help="Parallel extraction processes (default: cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per document.")
+def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, as_json: bool) -> None:
+    """Ingest PDFs, images, text, code folders and zip/tar archives into a collection.
+
+    A file whose content is already stored is reported `unchanged` and costs nothing. One bad
+    file never stops the batch; the exit status is 1 when any document failed.
+    """
+    settings = get_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    store = _store(settings)
+    with _progress_bar() as bar:
+        def progress(done: int, total: int, outcome: Outcome) -> None:
+            bar.total = total
+            bar.set_postfix_str(outcome.source[-40:], refresh=False)
+            bar.update(done - bar.n)
+
+        try:
+            outcomes = ingest_paths(list(paths), collection, store, settings, progress)
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json([_outcome_json(o) for o in outcomes])
+    else:
+        click.echo(outcome_summary(outcomes, collection))
+    if any(o.status == Status.FAILED for o in outcomes):
+        sys.exit(1)
+
+
+def _progress_bar():
+    from tqdm import tqdm
+
+    return tqdm(total=0, unit="doc", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+
+def _outcome_json(outcome: Outcome) -> dict:
+    doc = outcome.document
+    return {
+        "source": outcome.source,
+        "status": outcome.status.value,
+        "kind": outcome.kind.value if outcome.kind else None,
+        "error": outcome.error,
+        "note": outcome.note,
+        "pages": doc.pages if doc else None,
+        "files": doc.files if doc else None,
+        "text_tokens": doc.text_tokens if doc else 0,
+        "image_tokens": doc.image_tokens if doc else 0,
+    }
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def collections(as_json: bool) -> None:
+    """List collections with their document and token counts."""
+    infos = _store(get_settings()).collections()
+    if as_json:
+        _echo_json([asdict(i) for i in infos])
+        return
+    if not infos:
+        click.echo("No collections yet: `docscout ingest PATH --collection NAME` creates one.")
+        return
+    rows = [[i.name, i.documents, i.text_tokens, i.image_tokens, i.failed] for i in infos]
+    click.echo(format_table(["collection", "docs", "text tokens", "image tokens", "failed"], rows))
+
+
+@cli.command()
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def docs(collection: str, as_json: bool) -> None:
+    """List the documents of a collection: kind, pages or files, tokens, status and error."""
+    try:
+        documents = _store(get_settings()).documents(collection)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json([asdict(d) for d in documents])
+        return
+    click.echo(format_table(*document_rows(documents)))
+
+
+@cli.command()
+@click.argument("collection")
+@click.argument("source", required=False)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(collection: str, source: str | None, yes: bool) -> None:
+    """Delete one document (SOURCE, as `docscout docs` lists it) or a whole collection."""
+    what = f"document {source!r} from {collection!r}" if source else f"collection {collection!r}"
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True)
+    store = _store(get_settings())
+    try:
+        store.delete_document(collection, source) if source else store.delete_collection(collection)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Deleted {what}.")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

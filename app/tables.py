@@ -1,0 +1,51 @@
+"""Plain-text tables for the command line (presentation only)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from ingest.pipeline import Outcome
+from storage.domain import Document, Status
+
+MAX_CELL = 70
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], int) for row in rows) and rows for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value).replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def document_rows(documents: Sequence[Document]) -> tuple[list[str], list[list[object]]]:
+    headers = ["document", "kind", "pages/files", "text tokens", "image tokens", "status", "error"]
+    rows = [
+        [d.source, d.kind.value, d.pages if d.pages is not None else d.files, d.text_tokens,
+         d.image_tokens, d.status.value, d.error]
+        for d in documents
+    ]
+    return headers, rows
+
+
+def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
+    headers = ["document", "status", "text tokens", "image tokens", "note"]
+    rows = []
+    for o in outcomes:
+        doc = o.document
+        rows.append([o.source, o.status.value, doc.text_tokens if doc else 0,
+                     doc.image_tokens if doc else 0, o.error or o.note])
+    counts = Counter(o.status for o in outcomes)
+    tally = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    return f"{format_table(headers, rows)}\n\n{len(outcomes)} documents into {collection!r}: {tally}"

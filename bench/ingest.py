@@ -1,0 +1,202 @@
+"""Ingestion benchmark: prints its figures and whether each target is met.
+
+    python bench/ingest.py [--corpus ../shared/corpus/pdfs] [--pages 2000] [--skip-llm]
+
+1. PDFs: pages/s of raw PyMuPDF `page.get_text()` (one core), of `docscout ingest` (the real
+   pipeline into a fresh database, all cores), and of `pymupdf4llm.to_markdown`, with the ratios.
+   Targets: ingest >= 0.25x get_text and >= 10x pymupdf4llm.
+2. Code: the Python standard library as a zip, seconds to ingest it against the floor of just
+   reading and tokenizing its files (one core). Target: <= 2x the floor.
+3. Memory: peak RSS (the `docscout ingest` process and its workers together) ingesting a
+   generated 2,000-page PDF. Target: under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+import pymupdf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ingest.pipeline import ingest_paths  # noqa: E402
+from ingest.tokens import count_text_tokens  # noqa: E402
+from storage.repository import Store  # noqa: E402
+from storage.settings import Settings  # noqa: E402
+
+GB = 1024**3
+
+
+def readable_pdfs(folder: Path) -> list[Path]:
+    """PDFs that open without a password: the set every contender reads."""
+    paths = []
+    for path in sorted(folder.glob("*.pdf")):
+        try:
+            with pymupdf.open(path) as doc:
+                if not doc.needs_pass and doc.page_count:
+                    paths.append(path)
+        except Exception:
+            continue
+    return paths
+
+
+def raw_get_text(paths: list[Path]) -> tuple[int, float]:
+    start, pages = time.perf_counter(), 0
+    for path in paths:
+        with pymupdf.open(path) as doc:
+            for page in doc:
+                page.get_text()
+                pages += 1
+    return pages, time.perf_counter() - start
+
+
+def pymupdf4llm_rate(paths: list[Path]) -> tuple[int, float]:
+    import pymupdf4llm
+
+    start, pages = time.perf_counter(), 0
+    for path in paths:
+        with pymupdf.open(path) as doc:
+            pymupdf4llm.to_markdown(doc, show_progress=False)
+            pages += doc.page_count
+    return pages, time.perf_counter() - start
+
+
+def docscout_ingest(paths: list[Path], workdir: Path) -> tuple[list, float]:
+    settings = Settings(data_dir=workdir / "pdf-db")
+    store = Store(settings)
+    start = time.perf_counter()
+    outcomes = ingest_paths(paths, "bench", store, settings)
+    elapsed = time.perf_counter() - start
+    store.close()
+    return outcomes, elapsed
+
+
+def stdlib_zip(workdir: Path) -> Path:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    target = workdir / "stdlib.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(stdlib.rglob("*.py")):
+            rel = path.relative_to(stdlib)
+            if "site-packages" not in rel.parts:
+                zf.write(path, f"stdlib/{rel.as_posix()}")
+    return target
+
+
+def code_floor(archive: Path) -> tuple[int, float]:
+    """The least any ingester must do: read every member and tokenize its text."""
+    start, tokens = time.perf_counter(), 0
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            tokens += count_text_tokens(zf.read(info).decode("utf-8", "replace"))
+    return tokens, time.perf_counter() - start
+
+
+def make_big_pdf(path: Path, pages: int) -> None:
+    """A report-like PDF: text on every page, a ruled table every 10th, a chart every 50th."""
+    doc = pymupdf.open()
+    chart = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 600, 400), False)
+    chart.set_rect(chart.irect, (230, 240, 255))
+    chart.set_rect(pymupdf.IRect(80, 100, 180, 380), (200, 60, 60))
+    chart.set_rect(pymupdf.IRect(260, 200, 360, 380), (60, 120, 200))
+    chart_png = chart.tobytes("png")
+    body = " ".join(f"Paragraph about item {i} with figures {i * 37 % 1000} and notes." for i in range(40))
+    for n in range(pages):
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(50, 50, 560, 420), f"Section {n + 1}. {body}", fontsize=9)
+        if n % 10 == 0:
+            for r in range(6):
+                y = 450 + r * 20
+                page.draw_line((50, y), (550, y))
+                for c in range(4):
+                    page.insert_text((55 + c * 125, y + 14), f"r{r}c{c} {n}", fontsize=9)
+            for c in range(5):
+                page.draw_line((50 + c * 125, 450), (50 + c * 125, 550))
+        if n % 50 == 0:
+            page.insert_image(pymupdf.Rect(100, 570, 500, 770), stream=chart_png)
+    doc.save(path, garbage=3, deflate=True)
+
+
+def peak_rss_of_cli(pdf: Path, workdir: Path) -> tuple[float, float, str]:
+    env = {"DOCSCOUT_DATA_DIR": str(workdir / "big-db"), "PATH": str(Path(sys.executable).parent)}
+    cmd = [sys.executable, "-m", "app.cli", "ingest", str(pdf), "--collection", "big", "--json"]
+    start = time.perf_counter()
+    proc = psutil.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            family = [proc] + proc.children(recursive=True)
+            peak = max(peak, sum(p.memory_info().rss for p in family if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {err.decode()[-300:]}"
+    return peak / GB, time.perf_counter() - start, status
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "pdfs")
+    parser.add_argument("--pages", type=int, default=2000, help="pages of the generated PDF")
+    parser.add_argument("--skip-llm", action="store_true", help="skip pymupdf4llm (slow)")
+    args = parser.parse_args()
+    print(f"cores: {psutil.cpu_count()}, python {sys.version.split()[0]}, PyMuPDF {pymupdf.VersionBind}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths = readable_pdfs(args.corpus)
+        pages, raw_s = raw_get_text(paths)
+        raw_rate = pages / raw_s
+        print(f"\n[pdf] corpus: {len(paths)} readable PDFs, {pages} pages ({args.corpus})")
+        print(f"  raw PyMuPDF get_text : {raw_rate:8.1f} pages/s ({raw_s:.2f} s, 1 core)")
+        outcomes, ingest_s = docscout_ingest(paths, workdir)
+        ingest_rate = pages / ingest_s
+        statuses = {o.status.value for o in outcomes}
+        print(f"  docscout ingest      : {ingest_rate:8.1f} pages/s ({ingest_s:.2f} s, statuses {sorted(statuses)})")
+        ratio = ingest_rate / raw_rate
+        print(f"  ingest / get_text    : {ratio:8.2f}x  target >= 0.25x  {verdict(ratio >= 0.25)}")
+        if not args.skip_llm:
+            _, llm_s = pymupdf4llm_rate(paths)
+            llm_rate = pages / llm_s
+            print(f"  pymupdf4llm          : {llm_rate:8.1f} pages/s ({llm_s:.2f} s, 1 core)")
+            ratio = ingest_rate / llm_rate
+            print(f"  ingest / pymupdf4llm : {ratio:8.1f}x  target >= 10x    {verdict(ratio >= 10)}")
+
+        archive = stdlib_zip(workdir)
+        tokens, floor_s = code_floor(archive)
+        settings = Settings(data_dir=workdir / "code-db")
+        store = Store(settings)
+        start = time.perf_counter()
+        [outcome] = ingest_paths([archive], "code", store, settings)
+        code_s = time.perf_counter() - start
+        doc = outcome.document
+        print(f"\n[code] stdlib zip: {archive.stat().st_size / 2**20:.1f} MiB, {tokens} tokens")
+        print(f"  floor (read + tokenize): {floor_s:6.2f} s")
+        print(f"  docscout ingest        : {code_s:6.2f} s ({outcome.status.value}, {doc.files} files, "
+              f"{doc.text_tokens} tokens)")
+        ratio = code_s / floor_s
+        print(f"  ingest / floor         : {ratio:6.2f}x  target <= 2x  {verdict(ratio <= 2)}")
+
+        big = workdir / "big.pdf"
+        make_big_pdf(big, args.pages)
+        peak_gb, big_s, status = peak_rss_of_cli(big, workdir)
+        print(f"\n[memory] generated {args.pages}-page PDF ({big.stat().st_size / 2**20:.1f} MiB)")
+        print(f"  peak RSS, CLI + workers: {peak_gb:.2f} GB in {big_s:.1f} s ({status})  "
+              f"target < 1 GB  {verdict(peak_gb < 1)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Which parser a file goes to, from its name and its first bytes.
+
+Content wins over the name where content is conclusive (a PDF named `scan.jpg` is a PDF); the
+name decides between text and code, which bytes cannot tell apart, and for an empty file (an
+empty `report.pdf` goes to the PDF parser, which says "empty file"). Anything with a NUL byte in
+its head that is none of the known binary formats is unsupported (the pipeline reports
+"unsupported file type"); so is undecodable text under an unknown extension.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import PurePosixPath
+from typing import Literal
+
+from ingest.archive import is_archive
+from ingest.code_rules import is_source_file
+
+Kind = Literal["pdf", "image", "archive", "text", "code"]
+
+HEAD_BYTES = 4096  # how much of a file callers should pass as `head`
+_PDF_WINDOW = 1024  # the PDF spec tolerates junk before %PDF; Acrobat looks this far
+TEXT_EXTS = set(
+    """txt text md markdown mdx mkd rst adoc asciidoc org tex csv tsv psv json jsonl ndjson
+    yaml yml xml html htm xhtml svg log ini cfg conf toml""".split()
+)
+_PDF_MAGIC = re.compile(rb"%PDF-\d")
+_BMP_DIB_SIZES = {12, 40, 52, 56, 64, 108, 124}
+_KIND_BY_EXT: dict[str, Kind] = {
+    "pdf": "pdf",
+    **dict.fromkeys(("png", "jpg", "jpeg", "gif", "webp", "tif", "tiff", "bmp"), "image"),
+}
+
+
+def is_image_head(head: bytes) -> bool:
+    """PNG, JPEG, GIF, WebP, TIFF or BMP magic bytes."""
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")):
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return True
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return True
+    # "BM" alone is too weak (a text file may start with it): check the DIB header size too.
+    return head.startswith(b"BM") and int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES
+
+
+def _is_pdf_head(name: str, head: bytes) -> bool:
+    """%PDF-n at the start; or within the first KB (the spec tolerates junk before it) when the
+    name says .pdf, so a README quoting "%PDF-1.7" stays text."""
+    if _PDF_MAGIC.match(head):
+        return True
+    return name.lower().endswith(".pdf") and _PDF_MAGIC.search(head[:_PDF_WINDOW]) is not None
+
+
+def _decodes_as_text(head: bytes) -> bool:
+    """No NUL byte and valid UTF-8 (a multi-byte character cut at the end of the head is fine),
+    or a UTF-16 BOM."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_kind(name: str, head: bytes) -> Kind | None:
+    """"pdf", "image", "archive", "text", "code", or None for an unsupported or binary file."""
+    if _is_pdf_head(name, head):
+        return "pdf"
+    if is_image_head(head):
+        return "image"
+    if is_archive(name, head):
+        return "archive"
+    ext = PurePosixPath(name).suffix.lower().lstrip(".")
+    if not head and ext in _KIND_BY_EXT:
+        return _KIND_BY_EXT[ext]
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if b"\x00" in head and not utf16:
+        return None
+    if ext in TEXT_EXTS:
+        return "text"  # the text parser reads non-UTF-8 bytes lossily and says so
+    if is_source_file(name):
+        return "code"
+    return "text" if _decodes_as_text(head) else None

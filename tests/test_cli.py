@@ -1,0 +1,73 @@
+"""The `docscout` command line: help everywhere, ingest, listings as tables and as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import cli
+from storage.settings import get_settings
+
+from .conftest import SAMPLE_DOCS
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCSCOUT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DOCSCOUT_WORKERS", "1")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_every_command_has_help_text(runner):
+    assert cli.help
+    for name, command in cli.commands.items():
+        assert command.help and len(command.help) > 20, name
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, name
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                assert param.help, f"{name} {param.name}"
+
+
+def test_ingest_then_list(runner):
+    charts = SAMPLE_DOCS / "charts"
+    result = runner.invoke(cli, ["ingest", str(charts), str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
+    assert result.exit_code == 0, result.output
+    assert "3 documents into 'Deal': 3 ok" in result.output
+
+    listed = json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).output)
+    assert {d["source"] for d in listed} == {
+        "contract.pdf", "charts/revenue_by_quarter.png", "charts/headcount_by_team.png"}
+    contract = next(d for d in listed if d["source"] == "contract.pdf")
+    assert contract["kind"] == "pdf" and contract["pages"] == 2 and contract["text_tokens"] > 500
+    assert contract["status"] == "ok" and contract["error"] is None
+
+    table = runner.invoke(cli, ["docs", "Deal"]).output
+    assert "contract.pdf" in table and "image tokens" in table
+
+    [coll] = json.loads(runner.invoke(cli, ["collections", "--json"]).output)
+    assert coll["name"] == "Deal" and coll["documents"] == 3 and coll["image_tokens"] > 0
+
+    again = runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal", "--json"])
+    assert json.loads(again.output)[0]["status"] == "unchanged"
+
+
+def test_failed_document_sets_exit_status_and_shows_error(runner, tmp_path):
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    result = runner.invoke(cli, ["ingest", str(bad), "-c", "x"])
+    assert result.exit_code == 1
+    assert "bad.pdf" in result.output and "failed" in result.output
+
+
+def test_delete_and_unknown_collection(runner):
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
+    result = runner.invoke(cli, ["delete", "Deal", "contract.pdf", "--yes"])
+    assert result.exit_code == 0
+    assert json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).output) == []
+    missing = runner.invoke(cli, ["docs", "Nope"])
+    assert missing.exit_code == 1 and "no collection named 'Nope'" in missing.output
