@@ -35,8 +35,15 @@ from ingest.code_rules import (
     is_source_file,
 )
 from ingest.text import decode_text, split_lines
-from ingest.tokens import count_text_tokens
-from storage.domain import DocumentKind, Locator, ParsedDocument, Segment, SegmentKind
+from ingest.tokens import count_text_tokens, count_text_tokens_batch
+from storage.domain import (
+    DocumentKind,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+    numbered_code,
+)
 from storage.settings import Settings
 
 __all__ = [
@@ -283,16 +290,11 @@ def looks_like_codebase(paths: list[str]) -> bool:
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _numbered(path: str, lines: list[str]) -> str:
-    body = "\n".join(f"{n}| {line}" for n, line in enumerate(lines, 1))
-    return f"File: {path}\n{body}"
-
-
-def _file_segment(path: str, lines: list[str]) -> Segment:
-    text = _numbered(path, lines)
+def _file_segment(path: str, lines: list[str], tokens: int) -> Segment:
+    """The file's text as stored; `tokens` counts it as the model reads it (numbered_code)."""
     # An empty file is cited as `path`, never `path:0-0`.
     locator = Locator(path=path, line_start=1, line_end=len(lines)) if lines else Locator(path=path)
-    return Segment(SegmentKind.CODE, text, locator, count_text_tokens(text))
+    return Segment(SegmentKind.CODE, "\n".join(lines), locator, tokens)
 
 
 def _tree_lines(line_counts: list[tuple[str, int]]) -> list[str]:
@@ -350,14 +352,19 @@ def parse_codebase(name: str, code: CodeFiles, settings: Settings) -> ParsedDocu
     """One CODE document: a tree overview segment, then one line-numbered segment per file.
     Files with undecodable bytes are kept (U+FFFD) and listed in the error; status partial."""
     lossy: list[str] = []
-    file_segments, line_counts = [], []
+    line_counts, files_lines, texts = [], [], []
     for path, data in code.files:
         text, was_lossy = decode_text(data)
         if was_lossy:
             lossy.append(path)
         lines = split_lines(text)
         line_counts.append((path, len(lines)))
-        file_segments.append(_file_segment(path, lines))
+        files_lines.append(lines)
+        texts.append(numbered_code(path, lines))
+    tokens = count_text_tokens_batch(texts, threads=settings.workers or os.cpu_count() or 1)
+    file_segments = [
+        _file_segment(path, lines, n) for (path, _), lines, n in zip(code.files, files_lines, tokens)
+    ]
     if not file_segments:
         return ParsedDocument.failed(source=name, kind=DocumentKind.CODE,
                                      sha256=code_sha256(code.files), error=_no_files_message(code))

@@ -24,7 +24,14 @@ from PIL import ImageOps, UnidentifiedImageError
 
 from ingest.base import FileInput, IngestError, sha256_bytes
 from ingest.tokens import count_image_tokens, useful_size
-from storage.domain import DocumentKind, Image, Locator, ParsedDocument, Segment, SegmentKind
+from storage.domain import (
+    DocumentKind,
+    Image,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+)
 from storage.settings import Settings
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")

@@ -22,8 +22,6 @@ import pymupdf
 from PIL import Image as PILImage
 
 from ingest.base import FileInput, IngestError, sha256_bytes
-from ingest.tokens import TILE, best_canvas, count_image_tokens, count_text_tokens
-from ingest.tokens import supported_canvases
 from ingest.pdf_layout import (
     THIN,
     Box,
@@ -36,7 +34,21 @@ from ingest.pdf_layout import (
     reading_order,
     to_frame,
 )
-from storage.domain import DocumentKind, Image, Locator, ParsedDocument, Segment, SegmentKind
+from ingest.tokens import (
+    TILE,
+    best_canvas,
+    count_image_tokens,
+    count_text_tokens,
+    supported_canvases,
+)
+from storage.domain import (
+    DocumentKind,
+    Image,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+)
 from storage.settings import Settings
 
 _SCAN_FLAGS = pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS

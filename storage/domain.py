@@ -67,15 +67,32 @@ class Image:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One piece of a document as the model reads it. For an image segment `text` is a short
-    caption (and OCR text lives in a neighbouring text segment); `tokens` counts what the model
-    pays for it: text tokens for text/code, image tokens for images."""
+    """One piece of a document as the model reads it. `tokens` counts what the model pays for
+    it: the tokens of `prompt_text` for text and code, image tokens for images. For an image
+    segment `text` is a short caption, not sent (OCR text lives in a neighbouring text segment).
+    A code segment stores the file's text as is (so search indexes code, not line numbers); the
+    model reads it with its path and numbered lines."""
 
     kind: SegmentKind
     text: str
     locator: Locator
     tokens: int
     image_sha256: str | None = None
+
+    @property
+    def prompt_text(self) -> str:
+        """What the model reads for this segment, before the engine adds its citation label."""
+        if self.kind == SegmentKind.CODE:
+            lines = self.text.split("\n") if self.locator.line_end else []
+            return numbered_code(self.locator.path or "", lines)
+        return self.text
+
+
+def numbered_code(path: str, lines: list[str]) -> str:
+    """A source file as the model sees it: `File: path`, then `12| line` for every line, so that
+    answers can cite `path:12-40`."""
+    body = "\n".join(f"{n}| {line}" for n, line in enumerate(lines, 1))
+    return f"File: {path}\n{body}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,4 +303,4 @@ def test_stdlib_zip_as_a_codebase(tmp_path: Path, settings: Settings) -> None:
     assert "os.py" in paths and "json/__init__.py" in paths  # the "python-stdlib/" prefix is gone
     os_segment = next(s for s in parsed.segments if s.locator.path == "os.py")
     assert os_segment.kind == SegmentKind.CODE
-    assert os_segment.text.startswith("File: os.py\n1| ")
+    assert os_segment.prompt_text.startswith("File: os.py\n1| ")

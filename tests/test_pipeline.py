@@ -211,3 +211,16 @@ def test_python_stdlib_zip_ingests_as_one_codebase(tmp_path, store, settings):
     assert outcome.document.files > 1000 and outcome.document.text_tokens > 1_000_000
     hits = store.search("stdlib", "OrderedDict")
     assert any(h.segment.locator.path == "collections/__init__.py" for h in hits)
+
+
+def test_limits_and_links_are_refused_per_document(tmp_path, store, settings):
+    small = settings.model_copy(update={"max_file_bytes": 2000})
+    (tmp_path / "big.txt").write_text("x" * 5000)
+    (tmp_path / "ok.txt").write_text("fine")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "ok.txt")
+    outcomes = {o.source: o for o in ingest_paths(
+        [tmp_path / "big.txt", tmp_path / "ok.txt", tmp_path / "link.txt"], "c", store, small)}
+    assert outcomes["big.txt"].status == Status.FAILED
+    assert outcomes["big.txt"].error.startswith("file too large")
+    assert outcomes["link.txt"].error == "refused: symbolic link"
+    assert outcomes["ok.txt"].status == Status.OK

@@ -242,13 +242,14 @@ def test_parse_codebase(tmp_path: Path, code_settings: Settings) -> None:
     by_path = {segment.locator.path: segment for segment in files}
     main = by_path["main.py"]
     assert main.kind == SegmentKind.CODE
-    assert main.text == "File: main.py\n1| import os\n2| \n3| print(os.name)"
+    assert main.text == "import os\n\nprint(os.name)"  # stored as is: search indexes code
+    assert main.prompt_text == "File: main.py\n1| import os\n2| \n3| print(os.name)"
     assert main.locator == Locator(path="main.py", line_start=1, line_end=3)
     assert main.locator.label() == "main.py:1-3"
-    assert main.tokens == count_text_tokens(main.text)
-    assert by_path["latin1.c"].text == "File: latin1.c\n1| /* caf\ufffd */"
+    assert main.tokens == count_text_tokens(main.prompt_text)
+    assert by_path["latin1.c"].prompt_text == "File: latin1.c\n1| /* caf\ufffd */"
     empty = by_path["sub/empty.py"]
-    assert empty.text == "File: sub/empty.py\n" and empty.locator == Locator(path="sub/empty.py")
+    assert empty.prompt_text == "File: sub/empty.py\n" and empty.locator == Locator(path="sub/empty.py")
     assert empty.locator.label() == "sub/empty.py"
     assert doc.text_tokens == sum(s.tokens for s in parsed.segments)
 
@@ -258,8 +259,17 @@ def test_parse_codebase_numbers_long_files(settings: Settings) -> None:
     parsed = parse_codebase("one", CodeFiles([("big.py", source)], []), settings)
     segment = parsed.segments[1]
     assert segment.locator.label() == "big.py:1-1200"
-    assert segment.text.splitlines()[40] == "40| x40 = 40"
-    assert segment.text.endswith("\n1200| x1200 = 1200")
+    assert segment.prompt_text.splitlines()[40] == "40| x40 = 40"
+    assert segment.prompt_text.endswith("\n1200| x1200 = 1200")
+
+
+def test_blank_lines_keep_their_numbers(settings: Settings) -> None:
+    parsed = parse_codebase("one", CodeFiles([("blank.py", b"\n"), ("two.py", b"a\r\n\r\nb")], []),
+                            settings)
+    blank, two = parsed.segments[1:]
+    assert blank.locator.line_end == 1 and blank.prompt_text == "File: blank.py\n1| "
+    assert two.prompt_text == "File: two.py\n1| a\n2| \n3| b"
+    assert [s.tokens for s in (blank, two)] == [count_text_tokens(s.prompt_text) for s in (blank, two)]
 
 
 def test_parse_codebase_without_files_fails(settings: Settings) -> None:
