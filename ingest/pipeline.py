@@ -98,13 +98,18 @@ def ingest_paths(
     store.ensure_collection(collection)
     early: list[Outcome] = []  # refused, unsupported or unchanged: known without parsing
     jobs: list[Job] = []
+    batch: dict[str, str] = {}  # sha256 -> name, for a file given twice in one batch
     for item in _plan(paths, settings):
         if isinstance(item, Outcome):
             early.append(item)
         elif (stored := store.find_by_sha256(collection, item.sha256)) is not None:
             early.append(Outcome(item.name, Status.UNCHANGED, stored.kind, document=stored,
                                  note=f"same content as {stored.source}"))
+        elif item.sha256 in batch:
+            early.append(Outcome(item.name, Status.UNCHANGED,
+                                 note=f"same content as {batch[item.sha256]}"))
         else:
+            batch[item.sha256] = item.name
             jobs.append(item)
     total = len(early) + len(jobs)
     done: list[Outcome] = []

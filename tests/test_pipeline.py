@@ -176,6 +176,8 @@ CORPUS_EXPECTED = {
     "pdfs/issue-297-example.pdf": (Status.FAILED, "no readable content"),  # one blank page
     "pdfs/malformed-from-issue-932.pdf": (Status.PARTIAL, "page 1: malformed page box"),
     "pdfs/issue-848.pdf": (Status.PARTIAL, "the file is damaged"),
+    # Byte for byte the same file as figure_structure.pdf: parsed once per batch.
+    "pdfs/mcid_example.pdf": (Status.UNCHANGED, None),
 }
 
 
@@ -224,3 +226,15 @@ def test_limits_and_links_are_refused_per_document(tmp_path, store, settings):
     assert outcomes["big.txt"].error.startswith("file too large")
     assert outcomes["link.txt"].error == "refused: symbolic link"
     assert outcomes["ok.txt"].status == Status.OK
+
+
+def test_the_same_file_twice_in_one_batch_is_parsed_once(tmp_path, store, settings):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "memo.txt").write_text("identical memo")
+    outcomes = ingest_paths([tmp_path / "a", tmp_path / "b"], "c", store, settings)
+    assert [(o.source, o.status) for o in outcomes] == [
+        ("b/memo.txt", Status.UNCHANGED), ("a/memo.txt", Status.OK)]
+    assert outcomes[0].note == "same content as a/memo.txt"
+    assert [d.source for d in store.documents("c")] == ["a/memo.txt"]
