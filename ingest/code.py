@@ -297,6 +297,9 @@ def _file_segment(path: str, lines: list[str], tokens: int) -> Segment:
     return Segment(SegmentKind.CODE, "\n".join(lines), locator, tokens)
 
 
+MAX_TREE_FILES = 3000
+
+
 def _tree_lines(line_counts: list[tuple[str, int]]) -> list[str]:
     """An indented tree, `name (lines)`; paths sorted, so a folder's files are contiguous."""
     out: list[str] = []
@@ -332,11 +335,31 @@ def _skip_summary(skipped: list[tuple[str, str]], examples: int = 5) -> list[str
     return [f"Skipped {len(skipped)} {noun}:", *reasons]
 
 
+def _folder_lines(line_counts: list[tuple[str, int]], depth: int) -> list[str]:
+    """`folder/ (files, lines)` for the folders `depth` levels down: a tree too big to list."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for path, count in line_counts:
+        folder = "/".join(path.split("/")[:-1][:depth]) or "."
+        totals[folder][0] += 1
+        totals[folder][1] += count
+    return [f"{folder}/ ({files} files, {lines} lines)" for folder, (files, lines) in
+            sorted(totals.items())]
+
+
 def _overview(name: str, code: CodeFiles, line_counts: list[tuple[str, int]]) -> Segment:
+    """The codebase at a glance. Up to MAX_TREE_FILES files are listed one by one; a larger
+    tree (a monorepo) is summarised by folders, so the overview stays a few thousand tokens."""
     total = sum(count for _, count in line_counts)
     size = human_size(sum(len(data) for _, data in code.files))
     header = [f"Codebase: {name}", f"{len(line_counts)} files, {total} lines, {size}", ""]
-    tree = ["Files (lines in parentheses):", *_tree_lines(line_counts)]
+    if len(line_counts) <= MAX_TREE_FILES:
+        tree = ["Files (lines in parentheses):", *_tree_lines(line_counts)]
+    else:
+        depth = 2
+        while depth > 1 and len(_folder_lines(line_counts, depth)) > MAX_TREE_FILES:
+            depth -= 1
+        tree = [f"Folders (too many files to list; {depth} levels shown):",
+                *_folder_lines(line_counts, depth)]
     skipped = _skip_summary(code.skipped)
     text = "\n".join([*header, *tree, *(["", *skipped] if skipped else [])])
     return Segment(SegmentKind.TEXT, text, Locator(path="."), count_text_tokens(text))

@@ -351,3 +351,13 @@ def _zip_bytes() -> bytes:
 )
 def test_detect_kind(name: str, head: bytes, kind: str | None) -> None:
     assert detect_kind(name, head) == kind
+
+
+def test_overview_of_a_huge_tree_lists_folders(settings: Settings) -> None:
+    files = [(f"pkg{i % 7}/sub{i % 3}/m{i}.py", b"x = 1\n") for i in range(3500)]
+    parsed = parse_codebase("mono", CodeFiles(sorted(files), []), settings)
+    overview = parsed.segments[0].text
+    assert "3500 files, 3500 lines" in overview
+    assert "Folders (too many files to list; 2 levels shown):" in overview
+    assert "pkg0/sub0/ (" in overview and "m1.py" not in overview
+    assert parsed.segments[0].tokens < 2000 and parsed.document.files == 3500
