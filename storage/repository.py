@@ -46,8 +46,9 @@ class SaveResult(StrEnum):
 @dataclass(frozen=True, slots=True)
 class SearchHit:
     source: str
+    ordinal: int  # the segment's position in its document
     segment: Segment
-    score: float  # bm25: lower is better
+    score: float  # bm25: lower (more negative) is better
 
 
 class Store:
@@ -177,6 +178,27 @@ class Store:
             )
             return [_segment(r) for r in rows]
 
+    def collection_segments(self, collection: str) -> list[tuple[Document, list[Segment]]]:
+        """Every readable document of a collection with its segments, in a stable order:
+        documents by source, segments by position. What the engine reads."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            docs = session.scalars(
+                select(DocumentRow)
+                .where(DocumentRow.collection_id == coll.id,
+                       DocumentRow.status != Status.FAILED.value)
+                .order_by(DocumentRow.source)
+            ).all()
+            by_doc: dict[int, list[Segment]] = {d.id: [] for d in docs}
+            rows = session.execute(
+                select(SegmentRow)
+                .where(SegmentRow.document_id.in_(list(by_doc)))
+                .order_by(SegmentRow.document_id, SegmentRow.ordinal)
+            ).scalars()
+            for row in rows:
+                by_doc[row.document_id].append(_segment(row))
+            return [(_document(d, collection), by_doc[d.id]) for d in docs]
+
     def image(self, sha256: str) -> Image | None:
         with self._sessions() as session:
             row = session.get(ImageRow, sha256)
@@ -190,7 +212,7 @@ class Store:
         if not terms:
             return []
         sql = text(
-            "SELECT d.source, s.id, bm25(segments_fts) AS score FROM segments_fts "
+            "SELECT d.source, s.id, s.ordinal, bm25(segments_fts) AS score FROM segments_fts "
             "JOIN segments s ON s.id = segments_fts.rowid "
             "JOIN documents d ON d.id = s.document_id "
             "JOIN collections c ON c.id = d.collection_id "
@@ -201,7 +223,7 @@ class Store:
             rows = {r.id: r for r in session.scalars(
                 select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
             )}
-            return [SearchHit(h.source, _segment(rows[h.id]), h.score) for h in hits]
+            return [SearchHit(h.source, h.ordinal, _segment(rows[h.id]), h.score) for h in hits]
 
     @staticmethod
     def _collection(session: Session, name: str) -> CollectionRow:

@@ -76,6 +76,43 @@ class Settings(BaseSettings):
         default=True, description="OCR scanned pages when Tesseract is installed."
     )
 
+    # Engine (vLLM). Names follow vLLM's own engine arguments where there is one.
+    model_profile: str = Field(
+        default="auto",
+        description="scout, cpu-demo, tiny-llama4, or a local Hugging Face model folder; auto = "
+        "scout where a CUDA GPU is visible, else cpu-demo.",
+    )
+    max_model_len: int | None = Field(
+        default=None, description="Context window in tokens; default: the profile's."
+    )
+    tensor_parallel_size: int = Field(
+        default=8, description="GPUs per model replica (scout: 8 gives ~1M tokens on 8xH100)."
+    )
+    kv_cache_dtype: str = Field(
+        default="auto", description="vLLM kv_cache_dtype; fp8 roughly doubles the context on GPUs."
+    )
+    attn_temperature_tuning: bool = Field(
+        default=True, description="Llama 4 attention temperature tuning, recommended above 32K."
+    )
+    limit_mm_per_prompt_image: int = Field(
+        default=10, description="Most images in one prompt (vLLM limit_mm_per_prompt['image'])."
+    )
+    max_answer_tokens: int = Field(
+        default=1024, description="Tokens reserved for, and at most generated in, an answer."
+    )
+    vllm_base_url: str | None = Field(
+        default=None,
+        description="URL of a running OpenAI-compatible vLLM server (e.g. http://host:8000/v1); "
+        "when set, DocScout uses it instead of loading a model in-process.",
+    )
+    vllm_api_key: str | None = Field(default=None, description="API key of that server.")
+    request_timeout_s: float = Field(
+        default=600.0, description="Longest wait for one answer before it fails with a timeout."
+    )
+    cpu_kvcache_gib: int = Field(
+        default=1, description="KV cache size on CPU in GiB (vLLM's VLLM_CPU_KVCACHE_SPACE)."
+    )
+
     workers: int = Field(
         default=0, description="Parallel extraction processes; 0 means one per CPU core."
     )

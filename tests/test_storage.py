@@ -71,6 +71,9 @@ def test_save_list_and_search(store):
     assert [(d.source, d.status, d.text_tokens) for d in docs] == [("a.pdf", Status.OK, 3)]
     hits = store.search("c", "revenue (drop table)")
     assert [h.source for h in hits] == ["a.pdf"] and hits[0].segment.locator.page == 1
+    assert hits[0].ordinal == 0
+    [(doc, segments)] = store.collection_segments("c")
+    assert doc.source == "a.pdf" and [s.text for s in segments] == ["quarterly revenue grew"]
     assert store.find_by_sha256("c", "a" * 64).source == "a.pdf"
     info = store.collections()[0]
     assert (info.name, info.documents, info.text_tokens) == ("c", 1, 3)
