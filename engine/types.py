@@ -1,20 +1,16 @@
-"""Engine value types: what the model reads (Context), what it answered (Answer), and the one
-interface every token counter satisfies. Pure values, like storage.domain.
+"""Engine value types: what the model reads (Context) and the one interface every token counter
+satisfies. What it answered (Answer, Citation, Usage) is in storage.domain, re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Protocol
 
-from storage.domain import Document, Segment
+# Answers, citations and modes are stored too, so they live with the other domain types.
+from storage.domain import Answer, Citation, Document, Mode, Segment, Usage
 
-
-class Mode(StrEnum):
-    FULL = "full"  # the whole collection fits: every segment, in a stable order
-    FOCUSED = "focused"  # the most relevant pages and files, in document order
-    MAP_REDUCE = "map-reduce"  # one answer per window, then one combined answer
+__all__ = ["Answer", "Citation", "Context", "ContextItem", "Mode", "PromptTokenizer", "Usage"]
 
 
 class PromptTokenizer(Protocol):
@@ -56,37 +52,3 @@ class Context:
     @property
     def read_fraction(self) -> float:
         return self.corpus_tokens / self.collection_tokens if self.collection_tokens else 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    label: str  # as written in the answer, e.g. "[D3 p.12]"
-    document: str | None  # source of the document it resolves to, None when it points nowhere
-    page: int | None = None
-    path: str | None = None
-    line_start: int | None = None
-    line_end: int | None = None
-    valid: bool = False  # True only when it points at a segment that was in the prompt
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    prompt_text_tokens: int = 0
-    prompt_image_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    time_to_first_token_s: float | None = None
-    total_time_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    question: str
-    text: str
-    mode: Mode
-    citations: tuple[Citation, ...] = ()
-    usage: Usage = field(default_factory=Usage)
-    read_fraction: float = 1.0
-    model: str = ""
-    error: str | None = None  # set when the engine failed; text is then empty

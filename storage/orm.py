@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -101,3 +102,23 @@ class SegmentRow(Base):
     image_sha256: Mapped[str | None] = mapped_column(
         ForeignKey("images.sha256"), index=True
     )
+
+
+class AnswerRow(Base):
+    """A question asked of a collection, and its answer or error: the history."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    citations: Mapped[list] = mapped_column(JSON)
+    usage: Mapped[dict] = mapped_column(JSON)
+    read_fraction: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select, text
@@ -17,17 +17,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, migrate
 from storage.domain import (
+    Answer,
+    Citation,
     CollectionInfo,
     Document,
     DocumentKind,
     Image,
     Locator,
+    Mode,
     ParsedDocument,
     Segment,
     SegmentKind,
     Status,
+    Usage,
 )
-from storage.orm import CollectionRow, DocumentRow, ImageRow, SegmentRow
+from storage.orm import AnswerRow, CollectionRow, DocumentRow, ImageRow, SegmentRow
 from storage.settings import Settings
 
 MAX_COLLECTION_NAME = 200
@@ -225,6 +229,38 @@ class Store:
             )}
             return [SearchHit(h.source, h.ordinal, _segment(rows[h.id]), h.score) for h in hits]
 
+    # -- answers (the history) ------------------------------------------------------------------
+
+    def save_answer(self, collection: str, answer: Answer) -> Answer:
+        """Store a question and its answer (or error); returns it with its time set."""
+        with self._transaction() as session:
+            row = AnswerRow(
+                collection_id=self._collection(session, collection).id,
+                question=answer.question,
+                text=answer.text,
+                mode=answer.mode.value,
+                model=answer.model,
+                error=answer.error,
+                citations=[asdict(c) for c in answer.citations],
+                usage=asdict(answer.usage),
+                read_fraction=answer.read_fraction,
+            )
+            session.add(row)
+            session.flush()
+            return _answer(row)
+
+    def answers(self, collection: str, limit: int = 100) -> list[Answer]:
+        """The latest answers of a collection, newest first."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            rows = session.scalars(
+                select(AnswerRow)
+                .where(AnswerRow.collection_id == coll.id)
+                .order_by(AnswerRow.id.desc())
+                .limit(limit)
+            )
+            return [_answer(r) for r in rows]
+
     @staticmethod
     def _collection(session: Session, name: str) -> CollectionRow:
         row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
@@ -277,6 +313,20 @@ def _document_row(doc: Document, collection_id: int, parser_version: int) -> Doc
         image_tokens=doc.image_tokens,
         size_bytes=doc.size_bytes,
         parser_version=parser_version,
+    )
+
+
+def _answer(row: AnswerRow) -> Answer:
+    return Answer(
+        question=row.question,
+        text=row.text,
+        mode=Mode(row.mode),
+        citations=tuple(Citation(**c) for c in row.citations),
+        usage=Usage(**row.usage),
+        read_fraction=row.read_fraction,
+        model=row.model,
+        error=row.error,
+        asked_at=row.created_at,
     )
 
 

@@ -62,7 +62,8 @@ def test_blank_database_gets_the_orm_schema(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diffs == []
     assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
-    assert (journal, fks, version) == ("wal", 1, "0001")
+    assert "answers" in tables
+    assert (journal, fks, version) == ("wal", 1, "0002")
 
 
 def test_save_list_and_search(store):
@@ -134,3 +135,18 @@ def test_collection_names_and_deletes(store):
     store.save("c", _parsed("a.pdf", "text"), 1)
     store.delete_collection("c")
     assert store.collections() == []
+
+
+def test_answers_are_kept_per_collection_newest_first(store):
+    from storage.domain import Answer, Citation, Mode, Usage
+
+    first = Answer("What is the fee?", "US$18,750 [D1 p.1]", Mode.FULL,
+                   (Citation("[D1 p.1]", "contract.pdf", page=1, valid=True),),
+                   Usage(prompt_tokens=900, cached_tokens=768, completion_tokens=12), 1.0, "cpu-demo")
+    stored = store.save_answer("c", first)
+    assert stored.asked_at is not None and stored.citations == first.citations
+    store.save_answer("c", Answer("Term?", "", Mode.FOCUSED, error="model server unreachable"))
+    history = store.answers("c")
+    assert [a.question for a in history] == ["Term?", "What is the fee?"]
+    assert history[0].error == "model server unreachable"
+    assert history[1].usage.cached_tokens == 768 and history[1].citations[0].valid
