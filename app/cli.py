@@ -13,9 +13,17 @@ from pathlib import Path
 
 import click
 
-from app.tables import document_rows, format_table, outcome_summary
+from app.tables import (
+    document_rows,
+    format_answer,
+    format_context,
+    format_table,
+    outcome_summary,
+)
+from engine.profiles import EngineError
+from engine.prompt import context_json
 from ingest.pipeline import Outcome, ingest_paths
-from storage.domain import Status
+from storage.domain import Mode, Status
 from storage.repository import StorageError, Store
 from storage.settings import Settings, get_settings
 
@@ -141,6 +149,92 @@ def delete(collection: str, source: str | None, yes: bool) -> None:
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Deleted {what}.")
+
+
+@cli.command()
+@click.argument("collection")
+@click.argument("question")
+@click.option("--mode", type=click.Choice(["auto", "map-reduce"]), default="auto",
+              help="auto: the whole collection when it fits, else its most relevant pages and "
+              "files; map-reduce: read every window of a collection far beyond the model's window.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and its usage as JSON.")
+def ask(collection: str, question: str, mode: str, as_json: bool) -> None:
+    """Answer QUESTION from the documents of COLLECTION, with citations and a usage footer.
+
+    The model is the configured profile (DOCSCOUT_MODEL_PROFILE), or the vLLM server at
+    DOCSCOUT_VLLM_BASE_URL. The answer is kept in the collection's history.
+    """
+    analyst = _analyst()
+    streamed = not as_json and sys.stdout.isatty()
+    try:
+        answer = analyst.ask(collection, question,
+                             mode=Mode.MAP_REDUCE if mode == "map-reduce" else None,
+                             on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json(asdict(answer))
+    else:
+        click.echo(format_answer(answer, streamed=streamed))
+    if answer.error:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("collection")
+@click.argument("question")
+@click.option("--budget", type=int, default=None,
+              help="Tokens the documents may take (default: what the model's window leaves).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def context(collection: str, question: str, budget: int | None, as_json: bool) -> None:
+    """Show, without calling a model, exactly what the model would read for QUESTION."""
+    analyst = _analyst()
+    try:
+        chosen = analyst.context(collection, question, budget)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = context_json(chosen, overhead_tokens=analyst.overhead(question, chosen.mode))
+    if as_json:
+        _echo_json(report)
+    else:
+        click.echo(format_context(report))
+
+
+@cli.group()
+def engine() -> None:
+    """The model engine: serve a model profile over vLLM's OpenAI-compatible API."""
+
+
+@engine.command()
+@click.option("--profile", default=None,
+              help="scout, cpu-demo, tiny-llama4 or a model folder (default: DOCSCOUT_MODEL_PROFILE).")
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8000, type=int, help="Port to listen on.")
+def serve(profile: str | None, host: str, port: int) -> None:
+    """Start vLLM's OpenAI-compatible server for a model profile (CPU or GPU).
+
+    Point DocScout at it with DOCSCOUT_VLLM_BASE_URL=http://HOST:PORT/v1.
+    """
+    from engine.profiles import resolve_profile
+    from engine.server import serve as run_server
+
+    settings = get_settings()
+    if profile:
+        settings = settings.model_copy(update={"model_profile": profile})
+    try:
+        run_server(resolve_profile(settings), settings, host, port)
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _analyst():
+    from engine.service import Analyst
+
+    settings = get_settings()
+    try:
+        return Analyst.open(settings, _store(settings))
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ingest.pipeline import Outcome
-from storage.domain import Document, Status
+from storage.domain import Answer, Document, Status
 
 MAX_CELL = 70
 
@@ -49,3 +49,45 @@ def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
     counts = Counter(o.status for o in outcomes)
     tally = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
     return f"{format_table(headers, rows)}\n\n{len(outcomes)} documents into {collection!r}: {tally}"
+
+
+def format_answer(answer: Answer, streamed: bool = False) -> str:
+    """The answer (unless it was already streamed), its citations, and a usage footer."""
+    if answer.error:
+        return f"Error: {answer.error}"
+    lines = [] if streamed else [answer.text.strip()]
+    lines.append("")
+    if answer.citations:
+        lines.append("Citations:")
+        for c in answer.citations:
+            where = c.document or "not in the documents read"
+            if c.page is not None:
+                where += f", page {c.page}"
+            elif c.path is not None:
+                where += f", {c.path}" + (f":{c.line_start}-{c.line_end}" if c.line_start else "")
+            lines.append(f"  {'ok ' if c.valid else 'BAD'} {c.label} -> {where}")
+    u = answer.usage
+    ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
+    lines.append(
+        f"-- {answer.mode.value} mode, {answer.model}: prompt {u.prompt_tokens:,} tokens "
+        f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image), read "
+        f"{answer.read_fraction:.0%} of the collection, cached {u.cached_tokens:,}, "
+        f"first token {ttft}, total {u.total_time_s:.2f} s"
+    )
+    return "\n".join(lines)
+
+
+def format_context(report: dict) -> str:
+    """`docscout context` as a table: what the model would read, and what it costs."""
+    rows = []
+    for item in report["items"]:
+        where = ""
+        if item["page"] is not None:
+            where = f"p.{item['page']}"
+        elif item["path"]:
+            where = item["path"] if item["line_start"] is None else \
+                f"{item['path']}:{item['line_start']}-{item['line_end']}"
+        rows.append([item["document"], where, item["kind"], item["tokens"]])
+    table = format_table(["document", "where", "kind", "tokens"], rows)
+    return (f"{table}\n\n{report['mode']} mode: {len(rows)} items, {report['total_tokens']:,} "
+            f"prompt tokens (budget for documents: {report['budget']:,})")

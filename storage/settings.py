@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         default=True, description="OCR scanned pages when Tesseract is installed."
     )
 
+    models_dir: Path | None = Field(
+        default=None,
+        description="Where locally made models (cpu-demo, tiny-llama4) are kept; default: "
+        "data_dir/models. Point several data folders at one to build them once.",
+    )
+
     # Engine (vLLM). Names follow vLLM's own engine arguments where there is one.
     model_profile: str = Field(
         default="auto",

@@ -1,0 +1,284 @@
+"""Citation labels in the prompt, and citations in answers checked against them.
+
+Documents are numbered D1..Dn in the collection's stable order (`Store.collection_segments`).
+Every item in the prompt starts with one label:
+
+    [D3 p.12]            page 12 of a PDF (its text and its rendered image), or an image file (p.1)
+    [D5 lines 1-200]     lines of a text or Markdown document
+    [D4 tree]            a codebase's tree overview
+    [src/app.py:10-42]   a source file of a codebase; [D4 src/app.py:10-42] when two codebases of
+                         the collection share that path (decided collection-wide, so a label never
+                         changes from one question to the next)
+
+`parse_citations` reads the bracketed citations of an answer, tolerating what models do to them
+(`[D3 p. 12]`, `[D3, p.12]`, `[D3 pp.12-13]`, `[src/app.py:12]`, several in one bracket), and
+checks each against the items that were in the prompt: valid only when the page, line range or
+file it names was there. The index of what was in the prompt is built by parsing the items' own
+labels with the same parser, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+from engine.types import Citation, ContextItem
+from storage.domain import Document, DocumentKind, Segment, SegmentKind
+
+MAX_EXPANDED_PAGES = 50  # a cited page range is checked page by page up to this span
+
+
+# -- labels --------------------------------------------------------------------------------------
+
+
+def label_for(
+    doc_number: int, document: Document, segment: Segment, ambiguous_paths: AbstractSet[str] = frozenset()
+) -> str:
+    """The label an item carries in the prompt (see the module docstring)."""
+    loc = segment.locator
+    doc = f"D{doc_number}"
+    if loc.page is not None:
+        return f"[{doc} p.{loc.page}]"
+    if document.kind == DocumentKind.CODE:
+        if segment.kind != SegmentKind.CODE or loc.path in (None, "."):
+            return f"[{doc} tree]"
+        where = loc.label()
+        return f"[{doc} {where}]" if loc.path in ambiguous_paths else f"[{where}]"
+    if loc.line_start is not None:
+        return f"[{doc} lines {loc.line_start}-{loc.line_end}]"
+    return f"[{doc}]"
+
+
+def ambiguous_paths(collection: Iterable[tuple[Document, Sequence[Segment]]]) -> frozenset[str]:
+    """Source-file paths that occur in more than one codebase of the collection."""
+    counts: Counter[str] = Counter()
+    for document, segments in collection:
+        if document.kind == DocumentKind.CODE:
+            counts.update({s.locator.path for s in segments
+                           if s.kind == SegmentKind.CODE and s.locator.path})
+    return frozenset(path for path, n in counts.items() if n > 1)
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+_BRACKET = re.compile(r"\[([^\[\]\n]{1,400})\](?!\()")  # not a Markdown link's [text](url)
+_SPLIT = re.compile(r"\s*[;,]\s*|\s+and\s+|\s*&\s*")
+_LEAD = re.compile(r"^(?:see(?:\s+also)?|cf\.?|source:?|sources:?|from)\s+", re.IGNORECASE)
+_DOC = re.compile(r"^(?:D|Doc\.?|Document)\s?(\d{1,6})(?![\w/.\-])\s*:?\s*", re.IGNORECASE)
+_DASH = r"\s*(?:-|–|—|to)\s*"
+_RANGE = rf"(?P<a>\d{{1,7}})(?:{_DASH}(?:pp?\.?\s*|L)?(?P<b>\d{{1,7}}))?"
+_PAGE = re.compile(rf"^(?:pp?|pgs?|pages?)\.?\s*{_RANGE}$", re.IGNORECASE)
+_LINES = re.compile(rf"^(?:ll?|lines?)\.?\s*L?{_RANGE}$", re.IGNORECASE)
+_TREE = re.compile(r"^(?:tree|overview|tree overview|file tree|files)$", re.IGNORECASE)
+_NUMBERS = re.compile(rf"^:?\s*L?{_RANGE}$", re.IGNORECASE)
+_FILE_LINES = re.compile(rf"^(.+?)(?::|#L|\s+lines?\s+|\s+l\.\s*|\s+(?=L\d))\s*L?{_RANGE}$",
+                         re.IGNORECASE)
+# A path cited without lines: has a folder, or a name with an extension ("app.py", not "i.e").
+_PATHLIKE = re.compile(r"^(?:\S*[A-Za-z]\S*/\S*|\S*/\S*[A-Za-z]\S*|[\w\-.]{2,}\.[A-Za-z]\w{0,9}"
+                       r"|[\w\-.]+\.[A-Za-z]\w{1,9})$")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """One citation as written: what kind of place it names, and where."""
+
+    kind: str  # "page" | "lines" | "file" | "tree" | "doc" | "number" (a page or lines, by document)
+    doc: int | None = None
+    path: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+def parse_refs(content: str) -> list[Ref]:
+    """The citations inside one pair of brackets (without the brackets); [] when it is none."""
+    refs: list[Ref] = []
+    doc: int | None = None  # the document the previous part named, for "D3 p.12, p.14"
+    pending: int | None = None  # a bare "D3" that the next part may complete ("D3, p.12")
+    last: Ref | None = None
+    for raw in _SPLIT.split(content.strip()):
+        part = _LEAD.sub("", raw.strip())
+        match = _DOC.match(part)
+        if match:
+            if pending is not None:
+                refs.append(Ref("doc", pending))
+            doc, pending, last = int(match[1]), None, None
+            part = part[match.end():].strip()
+            if not part:
+                pending = doc
+                continue
+        ref = _parse_place(part, doc, pending, last)
+        if ref is None:
+            continue
+        if pending is not None and ref.doc != pending:
+            refs.append(Ref("doc", pending))
+        pending, last = None, ref
+        refs.append(ref)
+    if pending is not None:
+        refs.append(Ref("doc", pending))
+    return refs
+
+
+def _parse_place(part: str, doc: int | None, pending: int | None, last: Ref | None) -> Ref | None:
+    if not part:
+        return None
+    if m := _PAGE.match(part):
+        return Ref("page", doc, None, *_range(m))
+    if m := _LINES.match(part):
+        return Ref("lines", doc, None, *_range(m))
+    if _TREE.match(part):
+        return Ref("tree", doc)
+    if m := _NUMBERS.match(part):  # "14" after "p.12", "30-35" after "src/a.py:1-3"
+        if last is not None and last.kind in ("page", "lines", "file", "number"):
+            return Ref(last.kind, last.doc, last.path, *_range(m))
+        return Ref("number", doc, None, *_range(m)) if doc is not None else None
+    file_doc = pending if pending is not None else (doc if last is None else None)
+    if (m := _FILE_LINES.match(part)) and _LETTER.search(m[1]):
+        return Ref("file", file_doc, m[1].strip().strip("`"), *_range(m))
+    path = part.strip("`")
+    if _PATHLIKE.match(path):
+        return Ref("file", file_doc, path)
+    return None
+
+
+def _range(match: re.Match) -> tuple[int, int]:
+    start = int(match["a"])
+    end = int(match["b"]) if match["b"] else start
+    return (start, end) if start <= end else (end, start)
+
+
+# -- what was in the prompt ----------------------------------------------------------------------
+
+
+@dataclass
+class _Index:
+    docs: dict[int, Document] = field(default_factory=dict)  # D-number -> document
+    numbers: dict[str, int] = field(default_factory=dict)  # source -> D-number
+    pages: dict[int, set[int]] = field(default_factory=dict)
+    lines: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # text documents
+    trees: set[int] = field(default_factory=set)
+    # path -> (source, first line, last line); files of codebases and text documents
+    files: dict[str, list[tuple[str, int | None, int | None]]] = field(default_factory=dict)
+
+
+def _index(items: Sequence[ContextItem]) -> _Index:
+    index = _Index()
+    for item in items:
+        loc, source = item.segment.locator, item.document.source
+        for ref in parse_refs(item.label.strip()[1:-1]):
+            if ref.doc is not None:
+                index.docs.setdefault(ref.doc, item.document)
+                index.numbers.setdefault(source, ref.doc)
+                if ref.kind == "page":
+                    index.pages.setdefault(ref.doc, set()).add(ref.start)
+                elif ref.kind == "lines":
+                    index.lines.setdefault(ref.doc, []).append((ref.start, ref.end))
+                elif ref.kind == "tree":
+                    index.trees.add(ref.doc)
+        if loc.path and loc.path != "." and loc.page is None:
+            index.files.setdefault(loc.path, []).append((source, loc.line_start, loc.line_end))
+    return index
+
+
+def _covered(ranges: Iterable[tuple[int | None, int | None]], start: int, end: int) -> bool:
+    """Whether the union of the line ranges covers start..end."""
+    reach = start - 1
+    for a, b in sorted((a, b) for a, b in ranges if a is not None and b is not None):
+        if a > reach + 1:
+            break
+        reach = max(reach, b)
+        if reach >= end:
+            return True
+    return False
+
+
+# -- resolution ----------------------------------------------------------------------------------
+
+
+def parse_citations(answer_text: str, items: Sequence[ContextItem]) -> tuple[Citation, ...]:
+    """Every citation in an answer, each checked against the items that were in the prompt.
+    Valid only when what it names was in the prompt; duplicates are reported once."""
+    index = _index(items)
+    out: dict[Citation, None] = {}
+    for match in _BRACKET.finditer(answer_text):
+        for ref in parse_refs(match[1]):
+            for citation in _resolve(match[0], ref, index):
+                out.setdefault(citation, None)
+    return tuple(out)
+
+
+def _resolve(label: str, ref: Ref, index: _Index) -> list[Citation]:
+    if ref.kind == "file":
+        return [_resolve_file(label, ref, index)]
+    if ref.kind == "page" and ref.doc is None:
+        ref = _guess_page_doc(ref, index)
+    document = index.docs.get(ref.doc) if ref.doc is not None else None
+    if document is None:
+        return [Citation(label, None, page=ref.start if ref.kind == "page" else None)]
+    source = document.source
+    kind = ref.kind
+    if kind == "number":
+        kind = "page" if ref.doc in index.pages else "lines" if ref.doc in index.lines else ""
+    if kind == "doc":
+        return [Citation(label, source, valid=True)]
+    if kind == "tree":
+        return [Citation(label, source, path=".", valid=ref.doc in index.trees)]
+    if kind == "page":
+        pages = index.pages.get(ref.doc, set())
+        if ref.end - ref.start < MAX_EXPANDED_PAGES:
+            return [Citation(label, source, page=p, valid=p in pages)
+                    for p in range(ref.start, ref.end + 1)]
+        whole = all(p in pages for p in range(ref.start, ref.end + 1))
+        return [Citation(label, source, page=ref.start, valid=whole)]
+    if kind == "lines":
+        valid = _covered(index.lines.get(ref.doc, []), ref.start, ref.end)
+        path = next((p for p, rows in index.files.items() if any(r[0] == source for r in rows)),
+                    None)
+        return [Citation(label, source, path=path, line_start=ref.start, line_end=ref.end,
+                         valid=valid)]
+    return [Citation(label, source)]
+
+
+def _guess_page_doc(ref: Ref, index: _Index) -> Ref:
+    """`[p.5]` without a document: resolved only when exactly one document in the prompt has
+    that page."""
+    owners = [d for d, pages in index.pages.items() if ref.start in pages]
+    return Ref("page", owners[0], None, ref.start, ref.end) if len(owners) == 1 else ref
+
+
+def _resolve_file(label: str, ref: Ref, index: _Index) -> Citation:
+    path = ref.path or ""
+    candidates = _file_candidates(path, index)
+    if not candidates and " " in path:  # "the handler in src/app.py:12"
+        path = path.rsplit(" ", 1)[-1]
+        candidates = _file_candidates(path, index)
+    if ref.doc is not None:
+        # The document number must agree wherever the prompt showed the file's document number.
+        candidates = {(p, s): rows for (p, s), rows in candidates.items()
+                      if index.numbers.get(s, ref.doc) == ref.doc}
+    if len(candidates) != 1:  # nowhere, or in several codebases and the answer did not say which
+        return Citation(label, None, path=path, line_start=ref.start, line_end=ref.end)
+    (full_path, source), rows = next(iter(candidates.items()))
+    if ref.start is None:
+        valid = True
+    else:
+        valid = _covered([(a, b) for _, a, b in rows], ref.start, ref.end)
+    return Citation(label, source, path=full_path, line_start=ref.start, line_end=ref.end,
+                    valid=valid)
+
+
+def _file_candidates(path: str, index: _Index) -> dict[tuple[str, str], list]:
+    """(path, source) -> ranges in the prompt: the exact path, else the files it is a suffix of."""
+    path = path.strip().removeprefix("./")
+    if path in index.files:
+        found = {path: index.files[path]}
+    else:
+        found = {p: rows for p, rows in index.files.items() if p.endswith("/" + path)}
+    out: dict[tuple[str, str], list] = {}
+    for p, rows in found.items():
+        for row in rows:
+            out.setdefault((p, row[0]), []).append(row)
+    return out

@@ -1,0 +1,92 @@
+"""A Backend that talks to a running OpenAI-compatible vLLM server (`docscout engine serve`, or
+`vllm serve` on a GPU node, or several replicas behind a router).
+
+Requests of a batch are sent concurrently, so the server batches them as vLLM does in-process.
+Streaming asks for usage in the last chunk; vLLM reports cached prompt tokens there when started
+with `--enable-prompt-tokens-details` (engine serve does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from engine.backends import Generation
+from engine.profiles import EngineError
+
+
+class RemoteBackend:
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float, model: str | None = None):
+        import openai
+
+        self._openai = openai
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY",
+                                     timeout=timeout_s, max_retries=1)
+        self.base_url = base_url
+        self._model = model
+
+    @property
+    def model(self) -> str:
+        """The served model's name: the configured one, else the server's first."""
+        if self._model is None:
+            try:
+                self._model = self._client.models.list().data[0].id
+            except Exception as exc:
+                raise self._error(exc) from exc
+        return self._model
+
+    def generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
+        if not requests:
+            return []
+        with ThreadPoolExecutor(max_workers=min(len(requests), 16)) as pool:
+            return list(pool.map(lambda messages: self._collect(messages, max_tokens), requests))
+
+    def _collect(self, messages: list[dict], max_tokens: int) -> Generation:
+        final = None
+        for piece in self.stream(messages, max_tokens):
+            if isinstance(piece, Generation):
+                final = piece
+        return final
+
+    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+        start, first, parts, usage = time.perf_counter(), None, [], None
+        try:
+            chunks = self._client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0.0,
+                stream=True, stream_options={"include_usage": True},
+            )
+            for chunk in chunks:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices:
+                    delta = choice.delta.content or ""
+                    if delta:
+                        first = first or time.perf_counter() - start
+                        parts.append(delta)
+                        yield delta
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        yield Generation(
+            text="".join(parts),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            time_to_first_token_s=first,
+            total_time_s=time.perf_counter() - start,
+        )
+
+    def _error(self, exc: Exception) -> EngineError:
+        openai = self._openai
+        if isinstance(exc, openai.APITimeoutError):
+            return EngineError(f"the model server at {self.base_url} did not answer in time")
+        if isinstance(exc, openai.APIConnectionError):
+            return EngineError(f"the model server at {self.base_url} is unreachable: start it "
+                               "with `docscout engine serve` or check DOCSCOUT_VLLM_BASE_URL")
+        if isinstance(exc, openai.APIStatusError):
+            return EngineError(f"the model server refused the request ({exc.status_code}): "
+                               f"{exc.message}")
+        return EngineError(f"the model server failed: {exc}")

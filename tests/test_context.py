@@ -1,0 +1,479 @@
+"""Context assembly and prompt rendering: full vs focused, overviews, document order, the image
+limit, map-reduce windows, exact Llama 4 token additivity, prefix byte-identity, context JSON."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import re
+import time
+
+from engine.context import assemble, content_of, item_text, piece, windows
+from engine.prompt import (
+    prompt_overhead,
+    render_messages,
+)
+from engine.types import Mode
+from ingest.tokens import count_image_tokens, count_text_tokens
+from storage.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status
+from storage.repository import SearchHit
+
+# -- test doubles ---------------------------------------------------------------------------------
+
+
+class WordTokenizer:
+    """A fake tokenizer: one token per whitespace-separated word, 100 per image (or no images)."""
+
+    def __init__(self, images: bool = True) -> None:
+        self.images = images
+
+    def count_text(self, text: str) -> int:
+        return len(text.split())
+
+    def count_image(self, width: int, height: int) -> int | None:
+        return 100 if self.images else None
+
+    def count_messages(self, messages: list[dict]) -> int:
+        total = 10
+        for message in messages:
+            content = message["content"]
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            for part in parts:
+                total += self.count_text(part["text"]) if part["type"] == "text" else 100
+        return total
+
+
+_SPECIAL = re.compile(r"<\|[a-z_]+\|>")
+
+
+class Llama4Counter:
+    """Exact Llama 4 counts from ingest.tokens, and a chat request counted as vLLM renders it
+    with Llama 4's template: specials 1 token each, text between them, image tokens per image."""
+
+    def count_text(self, text: str) -> int:
+        return count_text_tokens(text)
+
+    def count_image(self, width: int, height: int) -> int | None:
+        return count_image_tokens(width, height)
+
+    def count_messages(self, messages: list[dict]) -> int:
+        import base64
+
+        from PIL import Image
+
+        prompt, image_tokens = ["<|begin_of_text|>"], 0
+        for message in messages:
+            prompt.append(f"<|header_start|>{message['role']}<|header_end|>\n\n")
+            content = message["content"]
+            for part in [{"type": "text", "text": content}] if isinstance(content, str) else content:
+                if part["type"] == "text":
+                    prompt.append(part["text"])
+                else:
+                    data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+                    width, height = Image.open(io.BytesIO(data)).size
+                    image_tokens += count_image_tokens(width, height)
+                    prompt.append("<|image|>")
+            prompt.append("<|eot|>")
+        prompt.append("<|header_start|>assistant<|header_end|>\n\n")
+        text = "".join(prompt)
+        specials = len(_SPECIAL.findall(text)) - text.count("<|image|>")
+        chunks = _SPECIAL.split(text)
+        return specials + image_tokens + sum(count_text_tokens(c) for c in chunks)
+
+
+def _png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(out, "PNG")
+    return out.getvalue()
+
+
+IMAGES = {"img-a": (_png(336, 336), "image/png"), "img-b": (_png(1000, 700), "image/png")}
+
+
+def _images(sha: str) -> tuple[bytes, str]:
+    return IMAGES[sha]
+
+
+# -- collections ----------------------------------------------------------------------------------
+
+
+def _doc(source: str, kind: DocumentKind = DocumentKind.PDF) -> Document:
+    return Document(source, kind, source, source, Status.OK)
+
+
+def _text(page: int, words: int, tokens: int | None = None) -> Segment:
+    text = " ".join(f"w{page}x{i}" for i in range(words))
+    return Segment(SegmentKind.TEXT, text, Locator(page=page), words if tokens is None else tokens)
+
+
+def _image(page: int, tokens: int = 100, sha: str = "img-a") -> Segment:
+    return Segment(SegmentKind.IMAGE, "", Locator(page=page), tokens, sha)
+
+
+def _code(path: str, lines: list[str]) -> Segment:
+    seg = Segment(SegmentKind.CODE, "\n".join(lines), Locator(path=path, line_start=1,
+                                                                line_end=len(lines)), 0)
+    return Segment(seg.kind, seg.text, seg.locator, len(seg.prompt_text.split()))
+
+
+def _tree(words: int = 5) -> Segment:
+    return Segment(SegmentKind.TEXT, " ".join(["tree"] * words), Locator(path="."), words)
+
+
+def _pdf(source: str, pages: int, words: int = 20, image_pages: tuple[int, ...] = ()) -> tuple:
+    segs = []
+    for p in range(1, pages + 1):
+        if p in image_pages:
+            segs.append(_image(p))
+        segs.append(_text(p, words))
+    return _doc(source), segs
+
+
+def _codebase(source: str, files: dict[str, int]) -> tuple:
+    segs = [_tree()] + [_code(path, [f"line {i} of {path}" for i in range(n)])
+                        for path, n in files.items()]
+    return _doc(source, DocumentKind.CODE), segs
+
+
+def _collection() -> list[tuple]:
+    return [
+        _pdf("a.pdf", 6, image_pages=(2, 5)),
+        _codebase("repo", {"src/app.py": 8, "src/util.py": 5}),
+        _pdf("c.pdf", 4, image_pages=(3,)),
+        _pdf("d.pdf", 5),
+    ]
+
+
+def _keys(context) -> list[tuple[str, int]]:
+    return [(i.document.source, i.ordinal) for i in context.items]
+
+
+def _all_keys(collection, images: bool = True) -> list[tuple[str, int]]:
+    return [(doc.source, s) for doc, segs in collection for s, seg in enumerate(segs)
+            if images or seg.kind != SegmentKind.IMAGE]
+
+
+def _searcher(collection, ranked: list[tuple[str, int]]):
+    by_source = {doc.source: segs for doc, segs in collection}
+
+    def search(question: str, k: int) -> list[SearchHit]:
+        return [SearchHit(src, o, by_source[src][o], -10.0 + i)
+                for i, (src, o) in enumerate(ranked[:k])]
+
+    return search
+
+
+# -- full vs focused ------------------------------------------------------------------------------
+
+
+def test_full_mode_when_the_budget_equals_the_sum_exactly():
+    coll = _collection()
+    tok = WordTokenizer()
+    everything = assemble(coll, "q", tok, 10**9, max_images=10)
+    total = everything.corpus_tokens
+    exact = assemble(coll, "q", tok, total, max_images=10)
+    assert exact.mode == Mode.FULL and exact.corpus_tokens == total
+    assert _keys(exact) == _all_keys(coll)
+    assert exact.read_fraction == 1.0
+    short = assemble(coll, "q", tok, total - 1, max_images=10)
+    assert short.mode == Mode.FOCUSED and short.corpus_tokens <= total - 1
+
+
+def test_item_tokens_are_label_plus_content():
+    coll = _collection()
+    context = assemble(coll, "q", WordTokenizer(), 10**9, max_images=10)
+    for item in context.items:
+        assert item.tokens == WordTokenizer().count_text(piece(item.label, item.segment)) + (
+            100 if item.segment.kind == SegmentKind.IMAGE else 0)
+
+
+def test_focused_keeps_overviews_and_document_order():
+    coll = _collection()
+    search = _searcher(coll, [("d.pdf", 3), ("a.pdf", 4), ("repo", 2)])
+    context = assemble(coll, "q", WordTokenizer(), 160, max_images=10, search=search)
+    assert context.mode == Mode.FOCUSED
+    keys = _keys(context)
+    order = {doc.source: n for n, (doc, _) in enumerate(coll)}
+    assert keys == sorted(keys, key=lambda k: (order[k[0]], k[1]))  # document order
+    for overview in [("a.pdf", 0), ("repo", 0), ("c.pdf", 0), ("d.pdf", 0)]:
+        assert overview in keys
+    assert ("d.pdf", 3) in keys and ("a.pdf", 4) in keys and ("repo", 2) in keys
+    assert context.corpus_tokens <= 160
+
+
+def test_focused_ranks_before_filling_and_never_exceeds_the_budget():
+    coll = _collection()
+    search = _searcher(coll, [("d.pdf", 4)])
+    for budget in range(0, 400, 7):
+        context = assemble(coll, "q", WordTokenizer(), budget, max_images=1, search=search)
+        assert context.corpus_tokens <= budget
+        assert context.corpus_tokens == sum(i.tokens for i in context.items)
+        assert sum(i.segment.kind == SegmentKind.IMAGE for i in context.items) <= 1
+        assert len(set(_keys(context))) == len(context.items)
+    # the one hit fits once the overviews are in
+    assert ("d.pdf", 4) in _keys(assemble(coll, "q", WordTokenizer(), 120, max_images=1,
+                                          search=search))
+
+
+def test_a_page_image_goes_with_its_text():
+    coll = _collection()
+    # a.pdf: [text p1, image p2, text p2, text p3, text p4, image p5, text p5, text p6]
+    search = _searcher(coll, [("a.pdf", 6)])  # text of page 5
+    context = assemble(coll, "q", WordTokenizer(), 400, max_images=10, search=search)
+    assert ("a.pdf", 5) in _keys(context) and ("a.pdf", 6) in _keys(context)
+
+
+def test_overview_of_a_pdf_starting_with_a_page_image_is_its_text():
+    coll = [_pdf("x.pdf", 3, image_pages=(1,)), _pdf("y.pdf", 30)]
+    context = assemble(coll, "q", WordTokenizer(), 80, max_images=0)
+    assert ("x.pdf", 1) in _keys(context) and ("x.pdf", 0) not in _keys(context)
+
+
+def test_image_limit_is_never_exceeded():
+    coll = _collection()  # 3 images
+    tok = WordTokenizer()
+    assert assemble(coll, "q", tok, 10**6, max_images=3).mode == Mode.FULL
+    limited = assemble(coll, "q", tok, 10**6, max_images=2,
+                       search=_searcher(coll, [("c.pdf", 3), ("a.pdf", 6)]))
+    assert limited.mode == Mode.FOCUSED  # "full" means the model read all it can read
+    images = [k for k, i in zip(_keys(limited), limited.items) if i.segment.kind == "image"]
+    assert images == [("a.pdf", 5), ("c.pdf", 2)]  # the images of the best-ranked pages
+    texts = [k for k in _all_keys(coll) if coll_seg(coll, k).kind != SegmentKind.IMAGE]
+    assert set(texts) <= set(_keys(limited))  # all the text still fits, so all of it is read
+    assert all(i.segment.kind != "image" for i in assemble(coll, "q", tok, 10**6,
+                                                           max_images=0).items)
+
+
+def coll_seg(coll, key):
+    return {d.source: s for d, s in coll}[key[0]][key[1]]
+
+
+def test_a_text_only_model_reads_no_images():
+    coll = _collection()
+    context = assemble(coll, "q", WordTokenizer(images=False), 10**6, max_images=10,
+                       llama4_counts=False)
+    assert context.mode == Mode.FULL
+    assert _keys(context) == _all_keys(coll, images=False)
+    assert context.read_fraction < 1.0  # the images were not read
+
+
+def test_recounting_stops_at_the_budget():
+    """Another model's tokenizer recounts pieces, but never far beyond the budget."""
+    calls = []
+
+    class Counting(WordTokenizer):
+        def count_text(self, text):
+            calls.append(len(text))
+            return super().count_text(text)
+
+    coll = [_pdf(f"{n}.pdf", 50, words=100) for n in range(40)]  # 200K words
+    context = assemble(coll, "q", Counting(images=False), 1000, max_images=0, llama4_counts=False)
+    assert context.mode == Mode.FOCUSED and context.corpus_tokens <= 1000
+    assert sum(calls) < 100_000  # chars counted: a few budgets' worth, not the 1.4M collection
+
+
+# -- windows --------------------------------------------------------------------------------------
+
+
+def test_windows_cover_the_collection_once_each_within_budget():
+    coll = _collection()
+    for budget, max_images in [(110, 1), (150, 2), (1000, 10), (10**6, 1)]:
+        parts = windows(coll, WordTokenizer(), budget, max_images)
+        keys = [k for w in parts for k in _keys(w)]
+        assert keys == _all_keys(coll)  # nothing lost, nothing twice, in order
+        for w in parts:
+            assert w.mode == Mode.MAP_REDUCE and w.corpus_tokens <= budget
+            assert sum(i.segment.kind == "image" for i in w.items) <= max_images
+            assert w.collection_tokens == parts[0].collection_tokens
+
+
+def test_windows_split_an_oversized_file_at_lines_with_true_numbers():
+    lines = [f"value_{i} = compute({i}, flag=True)  # step {i}" for i in range(1, 301)]
+    code = _code("src/big.py", lines)
+    seg = Segment(code.kind, code.text, code.locator, count_text_tokens(code.prompt_text))
+    coll = [(_doc("repo", DocumentKind.CODE), [_tree(), seg])]
+    tok = Llama4Counter()
+    parts = windows(coll, tok, 900, 10)
+    items = [i for w in parts for i in w.items if i.segment.kind == SegmentKind.CODE]
+    assert len(items) > 3
+    ranges = [(i.segment.locator.line_start, i.segment.locator.line_end) for i in items]
+    assert ranges[0][0] == 1 and ranges[-1][1] == 300
+    assert all(b + 1 == c for (_, b), (c, _) in itertools.pairwise(ranges))
+    for item in items:
+        a = item.segment.locator.line_start
+        text = content_of(item.segment)
+        assert text.split("\n")[1].startswith(f"{a}| value_{a} =")
+        assert item.label == f"[src/big.py:{a}-{item.segment.locator.line_end}]"
+        assert item.tokens == count_text_tokens(piece(item.label, item.segment)) <= 900
+
+
+def test_windows_skip_an_image_larger_than_the_window(caplog):
+    coll = [(_doc("a.pdf"), [_image(1, tokens=5000), _text(1, 10)])]
+    parts = windows(coll, WordTokenizer(), 100, 10)
+    assert [k for w in parts for k in _keys(w)] == [("a.pdf", 1)]
+    assert "larger than the 100-token window" in caplog.text
+
+
+# -- exact Llama 4 counts -------------------------------------------------------------------------
+
+ENDINGS = ["", ".", ")", "  ", "\n", "\n\n", "|", "/", "->", "```", "\t", "é", "7", "—", "...",
+           "!\n  ", "**", "`code`", ":", "'s", "中文", "🙂", "\\", " -"]
+STARTS = ["", "\n", "/usr/bin", "\n\n# Title", " indented", "|a|b|", "- item", "/", "1. one"]
+
+
+def _real_collection(seed: int = 3) -> list[tuple]:
+    rng = random.Random(seed)
+    pdf_segs, md_segs = [], []
+    for p in range(1, 40):
+        rows = "\n".join(f"| {p} | {rng.random():.3f} | item {i}. |" for i in range(rng.randint(0, 6)))
+        text = (rng.choice(STARTS) + f"Page {p}: revenue grew by {p}%.\n\n| a | b | c |\n|---|---|"
+                f"---|\n{rows}\nSee https://example.com/x{p}/" + rng.choice(ENDINGS))
+        if p % 7 == 0:
+            pdf_segs.append(Segment(SegmentKind.IMAGE, "", Locator(page=p), 147, "img-a"))
+        pdf_segs.append(Segment(SegmentKind.TEXT, text, Locator(page=p), count_text_tokens(text)))
+    for n in range(10):
+        body = rng.choice(STARTS) + f"## Section {n}\n\nSome *Markdown* text {n}." + rng.choice(ENDINGS)
+        md_segs.append(Segment(SegmentKind.TEXT, body, Locator(path="notes.md", line_start=10 * n + 1,
+                                                                line_end=10 * n + 10),
+                               count_text_tokens(body)))
+    code_segs = [Segment(SegmentKind.TEXT, "Codebase: repo\nsrc/ (3 files)", Locator(path="."),
+                         count_text_tokens("Codebase: repo\nsrc/ (3 files)"))]
+    for n in range(12):
+        lines = [f"def f{n}(x):", "    return x / 2" + rng.choice(ENDINGS), rng.choice(ENDINGS)]
+        seg = Segment(SegmentKind.CODE, "\n".join(lines),
+                      Locator(path=f"src/m{n}.py", line_start=1, line_end=3), 0)
+        code_segs.append(Segment(seg.kind, seg.text, seg.locator, count_text_tokens(seg.prompt_text)))
+    return [(_doc("report.pdf"), pdf_segs), (_doc("notes.md", DocumentKind.TEXT), md_segs),
+            (_doc("repo", DocumentKind.CODE), code_segs)]
+
+
+def test_a_naive_sum_would_be_wrong():
+    """Why costs need a boundary correction: the separator merges with a final punctuation."""
+    assert count_text_tokens("x.\n\n") != count_text_tokens("x.") + count_text_tokens("\n\n")
+    assert count_text_tokens("]\n/usr") != count_text_tokens("]\n") + count_text_tokens("/usr")
+
+
+def test_llama4_item_costs_are_exact_and_add_up():
+    coll = _real_collection()
+    context = assemble(coll, "q", Llama4Counter(), 10**7, max_images=10)
+    assert context.mode == Mode.FULL
+    text_pieces = []
+    for item in context.items:
+        text = piece(item.label, item.segment)
+        image = item.segment.tokens if item.segment.kind == SegmentKind.IMAGE else 0
+        assert item.tokens == count_text_tokens(text) + image, item.label
+        if not image:
+            text_pieces.append(text)
+    assert count_text_tokens("".join(text_pieces)) == sum(map(count_text_tokens, text_pieces))
+
+
+def test_neutralized_pieces_are_counted_after_neutralizing():
+    def neutralize(text: str) -> str:
+        return text.replace("<|", "< |")
+
+    text = "A model would stop here: <|eot|> and go on."
+    coll = [(_doc("a.pdf"), [Segment(SegmentKind.TEXT, text, Locator(page=1),
+                                     count_text_tokens(text))])]
+    context = assemble(coll, "q", Llama4Counter(), 1000, max_images=10, neutralize=neutralize)
+    item = context.items[0]
+    assert item.tokens == count_text_tokens(neutralize(piece(item.label, item.segment)))
+    user = render_messages(context, "q", _images, neutralize)[1]["content"]
+    assert "<|eot|>" not in user[0]["text"] and "< |eot|>" in user[0]["text"]
+
+
+def test_llama4_costs_hold_for_random_pieces():
+    alphabet = [*"aZ9.,;:!?()[]{}<>|/\\-_*#`'\"=+", " ", "  ", "\t", "\n", "\n\n", "\r\n", "é", "中",
+                "—", "🙂", "\u00a0", "\u2028", "\x0b", "'s", "//", "://", "1234"]
+    rng = random.Random(11)
+    tok = Llama4Counter()
+    coll = []
+    for n in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        lines = text.split("\n")
+        if n % 2:
+            seg = Segment(SegmentKind.CODE, text, Locator(path="a b.py", line_start=1,
+                                                          line_end=len(lines)), 0)
+        else:
+            seg = Segment(SegmentKind.TEXT, text, Locator(page=n + 1), 0)
+        seg = Segment(seg.kind, seg.text, seg.locator, count_text_tokens(seg.prompt_text))
+        coll.append((_doc(f"{n}.pdf", DocumentKind.CODE if n % 2 else DocumentKind.PDF), [seg]))
+    context = assemble(coll, "q", tok, 10**7, max_images=10)
+    texts = [piece(i.label, i.segment) for i in context.items]
+    assert [i.tokens for i in context.items] == [count_text_tokens(t) for t in texts]
+    assert count_text_tokens("".join(texts)) == context.corpus_tokens
+
+
+def test_sample_documents_end_to_end(settings):
+    """Ingested PDFs, charts and a codebase: exact costs, exact prompt size, checked citations."""
+    from pathlib import Path
+
+    from engine.citations import parse_citations
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    store = Store(settings)
+    root = Path(__file__).resolve().parent.parent / "sample_docs"
+    ingest_paths([root / n for n in ("contract.pdf", "report.pdf", "charts", "sample_repo")],
+                 "c", store, settings)
+    coll = store.collection_segments("c")
+
+    def image(sha):
+        found = store.image(sha)
+        return found.data, found.mime
+
+    tok, question = Llama4Counter(), "What late fees does the library charge?"
+    for budget in (10**6, 2500):
+        context = assemble(coll, question, tok, budget, max_images=10,
+                           search=lambda q, k: store.search("c", q, k))
+        assert context.mode == (Mode.FULL if budget == 10**6 else Mode.FOCUSED)
+        assert context.corpus_tokens <= budget
+        for item in context.items:
+            image_tokens = item.segment.tokens if item.segment.kind == SegmentKind.IMAGE else 0
+            assert item.tokens == count_text_tokens(item_text(item)) + image_tokens
+        messages = render_messages(context, question, image)
+        assert tok.count_messages(messages) == (prompt_overhead(tok, context.mode, question)
+                                                + context.corpus_tokens)
+        answer = " ".join(f"Claim {n} {i.label}." for n, i in enumerate(context.items))
+        citations = parse_citations(answer + " Also [D9 p.1].", context.items)
+        assert [c.valid for c in citations] == [True] * (len(citations) - 1) + [False]
+    store.close()
+
+
+# -- speed (reported, not asserted) ---------------------------------------------------------------
+
+
+def _synthetic(total_tokens: int, seg_tokens: int = 500) -> list[tuple]:
+    coll, total, n = [], 0, 0
+    while total < total_tokens:
+        n += 1
+        segs = []
+        for p in range(1, 11):
+            if p % 5 == 0:
+                segs.append(Segment(SegmentKind.IMAGE, "", Locator(page=p), 1452, "img-b"))
+            segs.append(Segment(SegmentKind.TEXT, f"page {p} of report {n} ends here.",
+                                Locator(page=p), seg_tokens))
+        total += sum(s.tokens for s in segs)
+        coll.append((_doc(f"r{n:05}.pdf"), segs))
+    return coll
+
+
+def test_speed_report(capsys):
+    tok = Llama4Counter()
+    tok.count_text("load the tokenizer first")
+    million = _synthetic(1_000_000)
+    start = time.perf_counter()
+    full = assemble(million, "q", tok, 2_000_000, max_images=1000)
+    full_s = time.perf_counter() - start
+    ten = _synthetic(10_000_000)
+    hits = [SearchHit(d.source, s, seg, -1.0) for d, segs in ten for s, seg in enumerate(segs)
+            if seg.kind == SegmentKind.TEXT][::3]
+    start = time.perf_counter()
+    focused = assemble(ten, "q", tok, 1_000_000, max_images=10, search=lambda q, k: hits[:k])
+    focused_s = time.perf_counter() - start
+    assert full.mode == Mode.FULL and focused.mode == Mode.FOCUSED
+    with capsys.disabled():
+        print(f"\nassemble 1M tokens (full): {full_s * 1000:.0f} ms; "
+              f"focused over 10M tokens: {focused_s * 1000:.0f} ms")

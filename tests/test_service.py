@@ -1,0 +1,89 @@
+"""Analyst (engine/service.py) with a test-double backend and the real Llama 4 prompt counter:
+modes, exact budgets, citations checked and stored, errors kept in the history."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from engine.backends import FakeBackend
+from engine.profiles import EngineError, resolve_profile
+from engine.service import Analyst
+from engine.tokenizer import Llama4PromptTokenizer
+from engine.types import Mode
+from ingest.pipeline import ingest_paths
+from storage.repository import Store
+
+from .conftest import SAMPLE_DOCS
+
+
+@pytest.fixture(scope="module")
+def counter():
+    return Llama4PromptTokenizer()
+
+
+@pytest.fixture
+def analyst(settings, counter):
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "deal", store, settings)
+    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
+    yield Analyst(settings, store, profile, counter, FakeBackend())
+    store.close()
+
+
+def test_full_mode_answer_with_checked_citations_is_stored(analyst):
+    analyst.backend.enqueue("The monthly fee is US$18,750 [D3 p.1]; see also [D9 p.4].")
+    streamed: list[str] = []
+    answer = analyst.ask("deal", "What is the monthly fee?", on_delta=streamed.append)
+    assert "".join(streamed) == answer.text
+    assert answer.mode == Mode.FULL and answer.read_fraction == 1.0 and answer.error is None
+    valid = {c.label: c.valid for c in answer.citations}
+    assert valid == {"[D3 p.1]": True, "[D9 p.4]": False}
+    assert next(c for c in answer.citations if c.valid).document == "contract.pdf"
+    [request] = analyst.backend.requests
+    assert analyst.tokenizer.count_messages(request) + analyst.answer_budget \
+        <= analyst.profile.max_model_len
+    assert sum(p["type"] == "image_url" for p in request[1]["content"]) == 2
+    [stored] = analyst.store.answers("deal")
+    assert stored.citations == answer.citations and stored.asked_at is not None
+
+
+def test_prompt_size_is_exact_for_the_chosen_context(analyst):
+    context = analyst.context("deal", "termination notice")
+    messages = analyst.messages(context, "termination notice")
+    overhead = analyst.overhead("termination notice", context.mode)
+    assert analyst.tokenizer.count_messages(messages) == overhead + context.corpus_tokens
+
+
+def test_small_window_goes_focused_and_never_overflows(analyst):
+    small = replace(analyst.profile, max_model_len=1800 + analyst.answer_budget)
+    focused = replace(analyst, profile=small)
+    focused.backend.enqueue("Forty-five days [D3 p.2].")
+    answer = focused.ask("deal", "How many days' notice ends the agreement for convenience?")
+    assert answer.mode == Mode.FOCUSED and 0 < answer.read_fraction < 1
+    [request] = focused.backend.requests
+    assert focused.tokenizer.count_messages(request) + focused.answer_budget <= small.max_model_len
+
+
+def test_map_reduce_reads_every_window_then_combines(analyst):
+    small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
+    mr = replace(analyst, profile=small, _backend=FakeBackend(default="partial [D3 p.1]"))
+    answer = mr.ask("deal", "Summarise every document.", mode=Mode.MAP_REDUCE)
+    windows = len(mr.backend.requests) - 1
+    assert windows >= 2 and answer.mode == Mode.MAP_REDUCE and answer.error is None
+    assert answer.read_fraction == pytest.approx(1.0)
+    reduce_request = mr.backend.requests[-1]
+    assert "Partial answer 2" in reduce_request[1]["content"][0]["text"]
+
+
+def test_engine_failure_is_a_clear_error_kept_in_history(analyst):
+    analyst.backend.enqueue(EngineError("the model server at http://x/v1 is unreachable"))
+    answer = analyst.ask("deal", "What is the term?")
+    assert answer.error.endswith("is unreachable") and answer.text == ""
+    assert analyst.store.answers("deal")[0].error == answer.error
+
+
+def test_a_question_too_long_for_the_window_is_refused(analyst):
+    answer = analyst.ask("deal", "why " * 20_000)
+    assert answer.error and "too long" in answer.error
