@@ -40,3 +40,45 @@ def engine_data_dir(request, tmp_path_factory) -> Path:
 def shared_models_dir(engine_data_dir) -> Path:
     """Where the locally made models are built, shared by every engine test of a session."""
     return engine_data_dir / "models"
+
+
+# --- real vLLM engines: one of each per test session (DESIGN.md section 6) ---------------------
+
+
+def _vllm_backend(data_dir: Path, profile: str):
+    from engine.backends import VllmBackend
+    from engine.profiles import resolve_profile
+
+    settings = Settings(data_dir=data_dir, model_profile=profile, request_timeout_s=300)
+    return VllmBackend(resolve_profile(settings), settings)
+
+
+@pytest.fixture(scope="session")
+def tiny(engine_data_dir):
+    """tiny-llama4 on vLLM: Scout's exact prompt path, random weights (its text is noise)."""
+    return _vllm_backend(engine_data_dir, "tiny-llama4")
+
+
+@pytest.fixture(scope="session")
+def cpu_demo(engine_data_dir, tiny):
+    # Depends on `tiny` only for order: vLLM creates its expert-parallel group with the first
+    # engine of a process, and only when that one is MoE, so Llama 4 must come first.
+    return _vllm_backend(engine_data_dir, "cpu-demo")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny):
+    from engine.tokenizer import Llama4PromptTokenizer, prompt_tokenizer
+
+    tokenizer = prompt_tokenizer(tiny.profile)
+    assert isinstance(tokenizer, Llama4PromptTokenizer)
+    return tokenizer
+
+
+@pytest.fixture(scope="session")
+def demo_tokenizer(cpu_demo):
+    from engine.tokenizer import HFPromptTokenizer, prompt_tokenizer
+
+    tokenizer = prompt_tokenizer(cpu_demo.profile)
+    assert isinstance(tokenizer, HFPromptTokenizer)
+    return tokenizer

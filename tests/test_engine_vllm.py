@@ -10,55 +10,18 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import pytest
 
 from engine.backends import EngineError, FakeBackend, Generation, VllmBackend
 from engine.profiles import ModelProfile, resolve_profile
-from engine.tokenizer import (
-    HFPromptTokenizer,
-    Llama4PromptTokenizer,
-    neutralize,
-    prompt_tokenizer,
-)
+from engine.tokenizer import neutralize
 from storage.settings import Settings
 
 EOT_ID = 200008  # <|eot|> in Meta's Llama 4 tokenizer
 
 
-# --- fixtures: one engine per model per session --------------------------------------------
-
-
-def _backend(data_dir: Path, profile: str) -> VllmBackend:
-    settings = Settings(data_dir=data_dir, model_profile=profile, request_timeout_s=300)
-    return VllmBackend(resolve_profile(settings), settings)
-
-
-@pytest.fixture(scope="session")
-def tiny(engine_data_dir) -> VllmBackend:
-    return _backend(engine_data_dir, "tiny-llama4")
-
-
-@pytest.fixture(scope="session")
-def cpu_demo(engine_data_dir, tiny) -> VllmBackend:
-    # Depends on `tiny` only for order: vLLM creates its expert-parallel group with the first
-    # engine of a process, and only when that one is MoE, so Llama 4 must come first.
-    return _backend(engine_data_dir, "cpu-demo")
-
-
-@pytest.fixture(scope="session")
-def tiny_tokenizer(tiny) -> Llama4PromptTokenizer:
-    tokenizer = prompt_tokenizer(tiny.profile)
-    assert isinstance(tokenizer, Llama4PromptTokenizer)
-    return tokenizer
-
-
-@pytest.fixture(scope="session")
-def demo_tokenizer(cpu_demo) -> HFPromptTokenizer:
-    tokenizer = prompt_tokenizer(cpu_demo.profile)
-    assert isinstance(tokenizer, HFPromptTokenizer)
-    return tokenizer
+# Engines (tiny, cpu_demo) and their tokenizers are session fixtures in conftest.py.
 
 
 # --- request builders ----------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""The whole path on real vLLM (CPU): sample_docs ingested, an Analyst over the stored
+collection, the answer's usage checked against our own exact count and the history."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.service import Analyst
+from engine.tokenizer import neutralize
+from engine.types import Mode
+from ingest.pipeline import ingest_paths
+from storage.repository import Store
+
+from .conftest import SAMPLE_DOCS
+
+pytestmark = pytest.mark.vllm
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings)
+    ingest_paths([SAMPLE_DOCS], "Samples", s, settings)
+    yield s
+    s.close()
+
+
+def _analyst(settings, store, backend, tokenizer) -> Analyst:
+    return Analyst(settings, store, backend.profile, tokenizer, backend)
+
+
+def test_tiny_llama4_reads_every_page_and_image_with_exact_counts(settings, store, tiny,
+                                                                  tiny_tokenizer):
+    analyst = _analyst(settings.model_copy(update={"max_answer_tokens": 8}), store, tiny,
+                       tiny_tokenizer)
+    question = "Which region grew fastest?"
+    context = analyst.context("Samples", question)
+    assert context.mode == Mode.FULL and context.read_fraction == 1.0
+    images = sum(item.segment.kind == "image" for item in context.items)
+    assert images == 6  # the 3 figure pages of report.pdf, the memo scan, the 2 chart PNGs
+    answer = analyst.ask("Samples", question)
+    assert answer.error is None
+    expected = analyst.overhead(question, context.mode) + context.corpus_tokens
+    assert answer.usage.prompt_tokens == expected  # vLLM's count equals ours, images included
+    assert answer.usage.prompt_image_tokens > 8000
+    again = analyst.ask("Samples", "Who signed the contract?")
+    assert again.usage.cached_tokens >= 0.95 * again.usage.prompt_tokens
+
+
+def test_cpu_demo_answers_a_fact_from_sample_docs(settings, store, cpu_demo, demo_tokenizer):
+    analyst = _analyst(settings.model_copy(update={"max_answer_tokens": 48}), store, cpu_demo,
+                       demo_tokenizer)
+    answer = analyst.ask("Samples", "What was Quillfeather's total revenue in 2024?",
+                         on_delta=lambda _: None)
+    assert answer.error is None and answer.mode == Mode.FULL
+    assert "148.6" in answer.text, answer.text  # report.pdf: "$148.6 million"
+    assert answer.usage.time_to_first_token_s is not None
+    assert analyst.store.answers("Samples")[0].text == answer.text
