@@ -71,3 +71,42 @@ def test_delete_and_unknown_collection(runner):
     assert json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).output) == []
     missing = runner.invoke(cli, ["docs", "Nope"])
     assert missing.exit_code == 1 and "no collection named 'Nope'" in missing.output
+
+
+@pytest.fixture
+def tiny_runner(runner, monkeypatch, shared_models_dir):
+    monkeypatch.setenv("DOCSCOUT_MODEL_PROFILE", "tiny-llama4")
+    monkeypatch.setenv("DOCSCOUT_MODELS_DIR", str(shared_models_dir))
+    get_settings.cache_clear()
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS), "-c", "Samples"])
+    return runner
+
+
+def test_context_json_shows_what_the_model_would_read(tiny_runner):
+    result = tiny_runner.invoke(cli, ["context", "Samples", "monthly fee", "--budget", "2000",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["mode"] == "focused" and report["budget"] == 2000
+    assert set(report["items"][0]) == {"document", "page", "path", "line_start", "line_end",
+                                       "kind", "tokens"}
+    corpus = sum(item["tokens"] for item in report["items"])
+    assert corpus <= 2000 < report["total_tokens"]
+    assert any(i["document"] == "sample_docs/contract.pdf" for i in report["items"])
+    code = [i for i in report["items"] if i["path"]]
+    assert all(i["document"] == "sample_docs/sample_repo" for i in code)
+    table = tiny_runner.invoke(cli, ["context", "Samples", "monthly fee", "--budget", "2000"])
+    assert "focused mode" in table.output
+
+
+def test_ask_reports_an_unreachable_server_and_keeps_the_question(tiny_runner, monkeypatch):
+    monkeypatch.setenv("DOCSCOUT_VLLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("DOCSCOUT_REQUEST_TIMEOUT_S", "5")
+    get_settings.cache_clear()
+    result = tiny_runner.invoke(cli, ["ask", "Samples", "What is the fee?"])
+    assert result.exit_code == 1
+    assert "Error: the model server at http://127.0.0.1:9/v1 is unreachable" in result.output
+    from storage.repository import Store
+
+    [kept] = Store(get_settings()).answers("Samples")
+    assert kept.question == "What is the fee?" and "unreachable" in kept.error
