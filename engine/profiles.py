@@ -203,6 +203,8 @@ def configure_environment(
     `in_process=False` for `vllm serve`, whose engine core runs in a child process."""
     if profile.local:
         set_offline()
+    if in_process:  # a server keeps vLLM's INFO log; a question on the command line does not
+        os.environ["VLLM_LOGGING_LEVEL"] = settings.vllm_log_level
     if profile.on_gpu:
         return
     os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpu_list()  # every core: the default idles one

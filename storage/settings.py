@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=600.0, description="Longest wait for one answer before it fails with a timeout."
     )
+    vllm_log_level: str = Field(
+        default="ERROR", description="vLLM's log level when a model runs in-process."
+    )
     cpu_kvcache_gib: int = Field(
         default=1, description="KV cache size on CPU in GiB (vLLM's VLLM_CPU_KVCACHE_SPACE)."
     )
