@@ -39,7 +39,7 @@ def test_ingest_then_list(runner):
     assert result.exit_code == 0, result.output
     assert "3 documents into 'Deal': 3 ok" in result.output
 
-    listed = json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).output)
+    listed = json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).stdout)
     assert {d["source"] for d in listed} == {
         "contract.pdf", "charts/revenue_by_quarter.png", "charts/headcount_by_team.png"}
     contract = next(d for d in listed if d["source"] == "contract.pdf")
@@ -68,7 +68,7 @@ def test_delete_and_unknown_collection(runner):
     runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
     result = runner.invoke(cli, ["delete", "Deal", "contract.pdf", "--yes"])
     assert result.exit_code == 0
-    assert json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).output) == []
+    assert json.loads(runner.invoke(cli, ["docs", "Deal", "--json"]).stdout) == []
     missing = runner.invoke(cli, ["docs", "Nope"])
     assert missing.exit_code == 1 and "no collection named 'Nope'" in missing.output
 
@@ -86,7 +86,7 @@ def test_context_json_shows_what_the_model_would_read(tiny_runner):
     result = tiny_runner.invoke(cli, ["context", "Samples", "monthly fee", "--budget", "2000",
                                       "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # warnings go to stderr
     assert report["mode"] == "focused" and report["budget"] == 2000
     assert set(report["items"][0]) == {"document", "page", "path", "line_start", "line_end",
                                        "kind", "tokens"}
