@@ -29,7 +29,7 @@ from ingest.pdf import parse_pdf
 from ingest.text import parse_text
 from ingest.tokens import count_text_tokens
 from storage.domain import Document, DocumentKind, ParsedDocument, Status
-from storage.repository import SaveResult, Store
+from storage.repository import Original, SaveResult, Store
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,12 @@ def ingest_paths(
     for outcome in early:
         report(_store(store, collection, _failed_from(outcome))
                if outcome.status == Status.FAILED else outcome)
+    by_name = {job.name: job for job in jobs}
     # Biggest first, so that no large document starts last and leaves the other cores idle.
     for parsed in _parse_all(sorted(jobs, key=_job_size, reverse=True), settings):
-        report(_store(store, collection, parsed))
+        job = by_name.get(parsed.document.source)
+        original = _original(job, parsed, settings) if job is not None else None
+        report(_store(store, collection, parsed, original))
     planned = {job.name: i for i, job in enumerate(jobs)}
     return done[: len(early)] + sorted(done[len(early):], key=lambda o: planned[o.source])
 
@@ -321,9 +324,22 @@ def _failed_from(outcome: Outcome) -> ParsedDocument:
                                  sha256="", error=outcome.error or "failed")
 
 
-def _store(store: Store, collection: str, parsed: ParsedDocument) -> Outcome:
+def _original(job: Job, parsed: ParsedDocument, settings: Settings) -> Original | None:
+    """A PDF's own bytes, kept so that a citation can show its page as the reader saw it."""
+    if not settings.keep_originals or not isinstance(job, FileJob) or job.kind != "pdf":
+        return None
+    if parsed.document.status == Status.FAILED:
+        return None
+    try:
+        return Original(job.read().data, "application/pdf")
+    except OSError:  # gone since it was parsed: the document is still worth storing
+        return None
+
+
+def _store(store: Store, collection: str, parsed: ParsedDocument,
+           original: Original | None = None) -> Outcome:
     doc = parsed.document
-    result = store.save(collection, parsed, PARSER_VERSION)
+    result = store.save(collection, parsed, PARSER_VERSION, original)
     note = {
         SaveResult.REPLACED: "replaced an older version",
         SaveResult.KEPT_PREVIOUS: "the readable older version was kept",

@@ -82,6 +82,16 @@ class ImageRow(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class OriginalRow(Base):
+    """An ingested file's own bytes (PDFs), shared by every document with that sha256."""
+
+    __tablename__ = "originals"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class SegmentRow(Base):
     __tablename__ = "segments"
     __table_args__ = (UniqueConstraint("document_id", "ordinal", name="uq_segments_document_ordinal"),)

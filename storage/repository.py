@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select, text
@@ -31,7 +31,14 @@ from storage.domain import (
     Status,
     Usage,
 )
-from storage.orm import AnswerRow, CollectionRow, DocumentRow, ImageRow, SegmentRow
+from storage.orm import (
+    AnswerRow,
+    CollectionRow,
+    DocumentRow,
+    ImageRow,
+    OriginalRow,
+    SegmentRow,
+)
 from storage.settings import Settings
 
 MAX_COLLECTION_NAME = 200
@@ -45,6 +52,14 @@ class SaveResult(StrEnum):
     STORED = "stored"  # a new document
     REPLACED = "replaced"  # a new version of a source that was already stored
     KEPT_PREVIOUS = "kept_previous"  # the new version failed; the readable old one stays
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A file's own bytes, as uploaded."""
+
+    data: bytes = field(repr=False)
+    mime: str = "application/pdf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +147,10 @@ class Store:
             )
             return _document(row, collection) if row else None
 
-    def save(self, collection: str, parsed: ParsedDocument, parser_version: int) -> SaveResult:
-        """Store a parsed document in one transaction, replacing an older version of its source."""
+    def save(self, collection: str, parsed: ParsedDocument, parser_version: int,
+             original: Original | None = None) -> SaveResult:
+        """Store a parsed document in one transaction, replacing an older version of its source.
+        `original` (the file's own bytes, kept for PDFs) is stored once per sha256."""
         doc = parsed.document
         with self._transaction() as session:
             coll = self._collection(session, collection)
@@ -152,6 +169,8 @@ class Store:
             session.flush()
             _insert_images(session, parsed.images)
             _insert_segments(session, row.id, parsed.segments)
+            if original is not None and doc.status != Status.FAILED:
+                _insert_original(session, doc.sha256, original)
             if old is not None:
                 _drop_orphan_images(session)
             return SaveResult.REPLACED if old is not None else SaveResult.STORED
@@ -209,6 +228,18 @@ class Store:
             if row is None:
                 return None
             return Image(row.sha256, row.width, row.height, row.mime, row.data, row.tokens)
+
+    def original(self, collection: str, source: str) -> Original | None:
+        """The bytes a document was read from, when they were kept (PDFs)."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            row = session.scalar(
+                select(OriginalRow)
+                .join(DocumentRow, DocumentRow.sha256 == OriginalRow.sha256)
+                .where(DocumentRow.collection_id == coll.id, DocumentRow.source == source)
+                .limit(1)
+            )
+            return Original(row.data, row.mime) if row else None
 
     def search(self, collection: str, query: str, limit: int = 20) -> list[SearchHit]:
         """Text and code segments matching an FTS5 query, best first (bm25)."""
@@ -384,9 +415,17 @@ def _insert_images(session: Session, images: tuple[Image, ...]) -> None:
         )
 
 
+def _insert_original(session: Session, sha256: str, original: Original) -> None:
+    if session.get(OriginalRow, sha256) is None:
+        session.add(OriginalRow(sha256=sha256, mime=original.mime, data=original.data))
+
+
 def _drop_orphan_images(session: Session) -> None:
+    """Images no segment shows, and originals no document was read from, go."""
     used = select(SegmentRow.image_sha256).where(SegmentRow.image_sha256.is_not(None))
     session.execute(delete(ImageRow).where(ImageRow.sha256.not_in(used)))
+    read = select(DocumentRow.sha256)
+    session.execute(delete(OriginalRow).where(OriginalRow.sha256.not_in(read)))
 
 
 def _fts_query(query: str) -> str:

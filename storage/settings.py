@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=0, description="Parallel extraction processes; 0 means one per CPU core."
     )
+    keep_originals: bool = Field(
+        default=True,
+        description="Keep each PDF's own bytes in the database so a citation can show its page.",
+    )
+
+    # Web UI.
+    max_upload_mb: int = Field(
+        default=200, description="Largest file the web UI accepts in one upload, in MB."
+    )
 
     @property
     def resolved_database_url(self) -> str:

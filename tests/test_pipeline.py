@@ -83,6 +83,9 @@ def test_sample_docs_end_to_end(samples, store, settings):
 
     docs = {d.source: d for d in store.documents("Samples")}
     assert docs["sample_docs/report.pdf"].pages == 5
+    kept = store.original("Samples", "sample_docs/contract.pdf")  # for the UI's page previews
+    assert kept.data == (samples / "contract.pdf").read_bytes()
+    assert store.original("Samples", "sample_docs/sample_repo") is None
     assert docs["sample_docs/report.pdf"].image_tokens == sum(
         s.tokens for s in report if s.kind == SegmentKind.IMAGE) > 0
 

@@ -18,7 +18,7 @@ from storage.domain import (
     Status,
 )
 from storage.orm import Base
-from storage.repository import SaveResult, StorageError, Store
+from storage.repository import Original, SaveResult, StorageError, Store
 
 
 def _image(tag: bytes) -> Image:
@@ -62,8 +62,8 @@ def test_blank_database_gets_the_orm_schema(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diffs == []
     assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
-    assert "answers" in tables
-    assert (journal, fks, version) == ("wal", 1, "0002")
+    assert {"answers", "originals"} <= tables
+    assert (journal, fks, version) == ("wal", 1, "0003")
 
 
 def test_save_list_and_search(store):
@@ -135,6 +135,20 @@ def test_collection_names_and_deletes(store):
     store.save("c", _parsed("a.pdf", "text"), 1)
     store.delete_collection("c")
     assert store.collections() == []
+
+
+def test_originals_are_kept_once_and_go_with_their_last_document(store):
+    pdf = Original(b"%PDF-1.7 bytes")
+    store.ensure_collection("d")
+    store.save("c", _parsed("a.pdf", "text", sha="f" * 64), 1, original=pdf)
+    store.save("d", _parsed("copy.pdf", "text", sha="f" * 64), 1, original=pdf)
+    assert store.original("c", "a.pdf") == pdf and store.original("d", "copy.pdf") == pdf
+    assert store.original("c", "missing.pdf") is None
+    store.delete_document("c", "a.pdf")
+    assert store.original("d", "copy.pdf") == pdf  # still read by the other collection
+    store.delete_collection("d")
+    store.save("c", _parsed("b.pdf", "text", sha="f" * 64), 1)
+    assert store.original("c", "b.pdf") is None  # the orphan went with its last document
 
 
 def test_answers_are_kept_per_collection_newest_first(store):
