@@ -227,6 +227,28 @@ def serve(profile: str | None, host: str, port: int) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", help="Address to listen on (localhost by default).")
+@click.option("--port", default=8501, type=int, help="Port to listen on.")
+def ui(host: str, port: int) -> None:
+    """Start the web UI (Streamlit) for analysts on http://HOST:PORT.
+
+    The engine (DOCSCOUT_MODEL_PROFILE, or the server at DOCSCOUT_VLLM_BASE_URL) loads in the
+    background; the page shows its state. Uploads are limited by DOCSCOUT_MAX_UPLOAD_MB.
+    """
+    import os
+
+    script = Path(__file__).resolve().parent / "ui" / "main.py"
+    settings = get_settings()
+    args = [sys.executable, "-m", "streamlit", "run", str(script),
+            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+            "--server.maxUploadSize", str(settings.max_upload_mb),
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    click.echo(f"DocScout UI on http://{host}:{port}  (Ctrl-C stops it)")
+    sys.stdout.flush()
+    os.execv(sys.executable, args)
+
+
 def _analyst():
     from engine.service import Analyst
 

@@ -1,0 +1,22 @@
+"""DocScout's web UI: `streamlit run app/ui/main.py` (or `docscout ui`).
+
+Pages are thin: they call ingest, engine and storage and show what comes back. One Store and one
+engine per server process (app/ui/services.py); the engine loads in the background and its state
+is always in the sidebar.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+st.set_page_config(page_title="DocScout", page_icon="🔎", layout="wide")
+page = st.navigation([
+    st.Page(PAGES / "ask.py", title="Ask", icon="💬", default=True),
+    st.Page(PAGES / "library.py", title="Library", icon="📚"),
+    st.Page(PAGES / "history.py", title="History", icon="🕘"),
+])
+page.run()

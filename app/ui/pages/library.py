@@ -1,0 +1,101 @@
+"""Library: create, pick and delete collections; upload files (archives too) with per-file and
+overall progress; the documents table; delete a document."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from app.ui.services import services
+from app.ui.text import plain
+from app.ui.widgets import engine_status, pick_collection
+from ingest.pipeline import Outcome, ingest_paths
+from ingest.uploads import stage_uploads
+from storage.repository import StorageError
+
+STATUS_ICON = {"ok": "✅", "partial": "⚠️", "failed": "⛔", "unchanged": "♻️"}
+
+
+
+def _line(outcome: Outcome) -> str:
+    """One upload's state; names and errors come from users' files, so they are shown plain."""
+    text = f"{outcome.source}: {outcome.status.value}"
+    if outcome.error or outcome.note:
+        text += f" ({outcome.error or outcome.note})"
+    return f"{STATUS_ICON.get(outcome.status.value, '•')} {plain(text)}"
+
+
+svc = services()
+engine_status()
+st.title("Library")
+
+with st.sidebar.expander("New collection"):
+    with st.form("new-collection", clear_on_submit=True, border=False):
+        name = st.text_input("Name", max_chars=200, key="new-collection-name")
+        if st.form_submit_button("Create", key="create-collection") and name.strip():
+            try:
+                svc.store.ensure_collection(name)
+                st.session_state["collection"] = name.strip()
+            except StorageError as exc:
+                st.error(str(exc))
+
+info = pick_collection()
+if info is None:
+    st.stop()
+collection = info.name
+
+st.subheader(f"Add documents to “{collection}”")
+limit_mb = svc.settings.max_upload_mb
+files = st.file_uploader(
+    "PDFs, images, text, code files, and zip or tar archives (of code or of documents)",
+    accept_multiple_files=True, max_upload_size=limit_mb, key=f"uploads-{collection}",
+    help=f"Up to {limit_mb} MB per file (DOCSCOUT_MAX_UPLOAD_MB).")
+if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
+    rows = st.empty()
+    overall = st.progress(0.0, text="Reading files…")
+    rows.markdown("  \n".join(f"⏳ {plain(f.name)}: waiting" for f in files))
+    done: list[Outcome] = []
+
+    def progress(count: int, total: int, outcome: Outcome) -> None:
+        done.append(outcome)
+        overall.progress(count / max(total, 1), text=f"{count} of {total} documents stored")
+        waiting = [f"⏳ {total - count} more being read…"] if count < total else []
+        rows.markdown("  \n".join([_line(o) for o in done] + waiting))
+
+    with tempfile.TemporaryDirectory(prefix="docscout-upload-") as folder:
+        staged = stage_uploads([(f.name, f.getvalue()) for f in files], Path(folder),
+                               limit_mb * 2**20)
+        for name, why in staged.refused:
+            st.error(f"{name}: {why}")
+        outcomes = ingest_paths(staged.paths, collection, svc.store, svc.settings, progress)
+    failed = sum(o.status.value == "failed" for o in outcomes)
+    overall.progress(1.0, text=f"Done: {len(outcomes)} documents, {failed} failed")
+
+st.subheader("Documents")
+documents = svc.store.documents(collection)
+if not documents:
+    st.info("No documents yet.")
+else:
+    st.dataframe(
+        [{"document": d.source, "kind": d.kind.value,
+          "pages/files": d.pages if d.pages is not None else d.files,
+          "text tokens": d.text_tokens, "image tokens": d.image_tokens,
+          "status": f"{STATUS_ICON.get(d.status.value, '')} {d.status.value}",
+          "error": d.error or ""} for d in documents],
+        hide_index=True, key="documents")
+    st.caption(f"{len(documents)} documents · {info.text_tokens:,} text tokens · "
+               f"{info.image_tokens:,} image tokens")
+    with st.expander("Delete a document"):
+        doomed = st.selectbox("Document", [d.source for d in documents], key="delete-doc")
+        if st.button("Delete document", key="delete-doc-button"):
+            svc.store.delete_document(collection, doomed)
+            st.rerun()
+
+with st.expander(f"Delete the collection “{collection}”"):
+    sure = st.checkbox("Yes, delete it with all its documents and history", key="delete-coll-ok")
+    if st.button("Delete collection", disabled=not sure, key="delete-coll"):
+        svc.store.delete_collection(collection)
+        st.session_state.pop("collection", None)
+        st.rerun()

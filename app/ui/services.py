@@ -1,0 +1,42 @@
+"""The web UI's handles on the product: one Store and one EngineHost per server process.
+
+`services()` builds them on first use (the engine starts loading in the background at once) and
+hands the same ones to every browser session. Tests install their own with `use()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from engine.runtime import EngineHost
+from storage.repository import Store
+from storage.settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    host: EngineHost
+
+
+_installed: Services | None = None
+
+
+def use(services: Services | None) -> None:
+    """Serve these services instead of the process's own (test doubles); None undoes it."""
+    global _installed
+    _installed = services
+
+
+@st.cache_resource(show_spinner=False)
+def _process_services() -> Services:
+    settings = get_settings()
+    store = Store(settings)
+    return Services(settings, store, EngineHost(settings, store).start())
+
+
+def services() -> Services:
+    return _installed if _installed is not None else _process_services()

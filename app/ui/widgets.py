@@ -1,0 +1,131 @@
+"""Pieces shared by the pages: the engine's state, the collection picker, an answer with its
+citation chips, previews and usage. Presentation only: every fact comes from engine or storage."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.ui.services import services
+from app.ui.text import plain
+from engine.evidence import evidence
+from engine.runtime import EngineState, EngineStatus
+from storage.domain import Answer, Citation, CollectionInfo
+
+STATE_LOOK = {
+    EngineState.LOADING: ("⏳", "orange"),
+    EngineState.READY: ("✅", "green"),
+    EngineState.REMOTE: ("🌐", "blue"),
+    EngineState.ERROR: ("⛔", "red"),
+}
+
+
+def engine_status() -> None:
+    """The engine's state in the sidebar, refreshed every few seconds; a change of state reruns
+    the page so that its controls follow."""
+    with st.sidebar:
+        _engine_fragment()
+
+
+@st.fragment(run_every=2.0)
+def _engine_fragment() -> None:
+    status = services().host.status()
+    icon, colour = STATE_LOOK[status.state]
+    st.markdown(f"**Engine** :{colour}-badge[{icon} {status.state.value}]")
+    st.caption(plain(_describe(status)))
+    if status.state == EngineState.ERROR and st.button("Retry loading", key="engine-retry"):
+        services().host.start()
+        st.rerun()
+    seen = st.session_state.get("engine-state")
+    st.session_state["engine-state"] = status.state
+    if seen is not None and seen != status.state:
+        st.rerun(scope="app")
+
+
+def _describe(status: EngineStatus) -> str:
+    window = f", window {status.max_model_len:,} tokens" if status.max_model_len else ""
+    if status.state == EngineState.LOADING:
+        return f"{status.detail} ({status.seconds:.0f} s)"
+    return f"{status.profile}{window}: {status.detail}"
+
+
+def pick_collection(label: str = "Collection") -> CollectionInfo | None:
+    """The sidebar's collection choice, shared by every page of a session."""
+    infos = services().store.collections()
+    if not infos:
+        st.sidebar.info("No collection yet: create one on the Library page.")
+        return None
+    names = [i.name for i in infos]
+    wanted = st.session_state.get("collection")
+    # The choice lives under "collection", which survives page switches (widget keys do not).
+    st.session_state["collection-picker"] = wanted if wanted in names else names[0]
+    name = st.sidebar.selectbox(label, names, key="collection-picker", on_change=_picked)
+    st.session_state["collection"] = name
+    return next(i for i in infos if i.name == name)
+
+
+def _picked() -> None:
+    st.session_state["collection"] = st.session_state["collection-picker"]
+
+
+def context_meter(info: CollectionInfo) -> None:
+    """Collection size against the model's window: will the model read everything?"""
+    status = services().host.status()
+    size = info.text_tokens + info.image_tokens
+    if status.max_model_len:
+        share = min(size / status.max_model_len, 1.0)
+        st.progress(share, text=f"Collection {size:,} tokens ({info.image_tokens:,} in images) "
+                    f"of the model's {status.max_model_len:,}-token window: "
+                    + ("the model reads all of it" if size < status.max_model_len * 0.85 else
+                       "the most relevant pages and files are read (focused mode)"))
+    else:
+        st.caption(f"Collection {size:,} tokens ({info.image_tokens:,} in images); the model's "
+                   "window is known once the engine is loaded.")
+
+
+def usage_line(answer: Answer) -> str:
+    u = answer.usage
+    ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
+    cached = f"{u.cached_tokens / u.prompt_tokens:.0%}" if u.prompt_tokens else "0%"
+    return (f"{answer.mode.value} mode · {answer.model} · prompt {u.prompt_tokens:,} tokens "
+            f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image) · read "
+            f"{answer.read_fraction:.0%} of the collection · cached {u.cached_tokens:,} "
+            f"({cached}) · first token {ttft} · total {u.total_time_s:.1f} s")
+
+
+def chip(citation: Citation) -> str:
+    return citation.label if citation.valid else f"⚠ {citation.label}"
+
+
+def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = True) -> None:
+    """An answer's text (unless just streamed), its citations as chips, the chosen one's preview,
+    and its usage."""
+    if answer.error:
+        st.error(f"No answer: {answer.error}", icon="⛔")
+        return
+    if show_text:
+        st.markdown(plain(answer.text))
+    citations = list(dict.fromkeys(answer.citations))
+    if citations:
+        picked = st.pills("Citations", range(len(citations)), selection_mode="single",
+                          format_func=lambda i: plain(chip(citations[i])), key=f"chips-{key}",
+                          help="⚠ marks a citation that points to nothing the model read.")
+        if picked is not None:
+            preview(collection, citations[picked], answer.text)
+    st.caption(usage_line(answer))
+
+
+def preview(collection: str, citation: Citation, answer_text: str) -> None:
+    shown = evidence(services().store, collection, citation, answer_text)
+    with st.container(border=True):
+        st.markdown(f"**{plain(shown.title)}**")
+        if shown.note:
+            st.caption(plain(shown.note))
+        if shown.image is not None:
+            caption = (f"{shown.highlights} match(es) of the answer's figures highlighted"
+                       if shown.highlights else None)
+            st.image(shown.image, caption=caption, width="stretch")
+        if shown.text and shown.language is not None or (shown.text and shown.image is None):
+            st.code(shown.text, language=shown.language or None, line_numbers=False)
+        elif shown.text:
+            with st.expander("Page text"):
+                st.text(shown.text)

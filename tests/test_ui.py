@@ -1,0 +1,146 @@
+"""The web UI's pages under `streamlit.testing.v1.AppTest`, with the real store and ingestion and
+a test-double engine (FakeBackend behind the real Analyst and EngineHost)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.ui import services as ui_services
+from app.ui.text import plain
+from engine.backends import FakeBackend
+from engine.profiles import resolve_profile
+from engine.runtime import EngineHost, EngineState
+from engine.service import Analyst
+from engine.tokenizer import Llama4PromptTokenizer
+from ingest.pipeline import ingest_paths
+from storage.repository import Store
+
+from .conftest import ROOT, SAMPLE_DOCS
+
+PAGES = ROOT / "app" / "ui" / "pages"
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def counter():
+    return Llama4PromptTokenizer()
+
+
+@pytest.fixture
+def fake(settings, counter):
+    """Services with a loaded fake engine over a store holding the contract and the charts."""
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "Deal", store, settings)
+    backend = FakeBackend()
+    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
+
+    def open_analyst(s, st):
+        return Analyst(s, st, profile, counter, backend)
+
+    host = EngineHost(settings, store, open_analyst).start()
+    assert host.wait(30).state == EngineState.READY
+    services = ui_services.Services(settings, store, host)
+    ui_services.use(services)
+    yield services, backend
+    ui_services.use(None)
+    store.close()
+
+
+def _page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def test_library_lists_documents_and_deletes_one(fake):
+    services, _ = fake
+    at = _page("library").run()
+    assert not at.exception
+    assert at.title[0].value == "Library"
+    [table] = at.dataframe
+    assert set(table.value["document"]) == {
+        "contract.pdf", "charts/revenue_by_quarter.png", "charts/headcount_by_team.png"}
+    assert list(table.value.columns) == ["document", "kind", "pages/files", "text tokens",
+                                         "image tokens", "status", "error"]
+    at.selectbox(key="delete-doc").select("contract.pdf")
+    at.button(key="delete-doc-button").click().run()
+    assert "contract.pdf" not in {d.source for d in services.store.documents("Deal")}
+    assert "contract.pdf" not in set(at.dataframe[0].value["document"])
+
+
+def test_library_creates_and_deletes_collections(fake):
+    services, _ = fake
+    at = _page("library").run()
+    at.text_input(key="new-collection-name").input("Code review")
+    at.button(key="create-collection").click().run()
+    assert "Code review" in {c.name for c in services.store.collections()}
+    assert at.selectbox(key="collection-picker").value == "Code review"
+    at.checkbox(key="delete-coll-ok").check().run()
+    at.button(key="delete-coll").click().run()
+    assert "Code review" not in {c.name for c in services.store.collections()}
+
+
+def test_ask_streams_an_answer_with_citation_chips_and_a_preview(fake):
+    services, backend = fake
+    backend.enqueue("The monthly fee is US$18,750 [D3 p.1]; also [D9 p.4].")
+    at = _page("ask").run()
+    assert not at.exception
+    assert "window" in at.get("progress")[0].proto.text
+    at.chat_input(key="question").set_value("What is the monthly fee?").run()
+    assert not at.exception, at.exception
+    assert "18,750" in at.markdown[-1].value or any("18,750" in m.value for m in at.markdown)
+    chips = at.get("button_group")[0]
+    shown = {(o.content_icon, o.content.replace("\\", "")) for o in chips.proto.options}
+    assert shown == {("", "[D3 p.1]"), ("⚠", "[D9 p.4]")}
+    caption = " ".join(c.value for c in at.caption)
+    assert "full mode" in caption and "read 100%" in caption
+    [stored] = services.store.answers("Deal")
+    assert stored.question == "What is the monthly fee?"
+    chips.set_value(0).run()  # open [D3 p.1]: the contract's first page, the fee highlighted
+    assert not at.exception, at.exception
+    [image] = [e for e in at.main if type(e).__name__ == "Image"]
+    assert "highlighted" in image.proto.imgs[0].caption
+    assert any("contract.pdf p.1" in m.value.replace("\\", "") for m in at.markdown)
+
+
+def test_ask_is_closed_while_the_engine_loads(fake, settings):
+    services, _ = fake
+    import threading
+
+    gate = threading.Event()
+
+    def slow_open(s, st):
+        gate.wait(30)
+        raise RuntimeError("no model here")
+
+    loading = EngineHost(settings, services.store, slow_open).start()
+    ui_services.use(ui_services.Services(settings, services.store, loading))
+    at = _page("ask").run()
+    assert at.chat_input(key="question").proto.disabled
+    assert any("loading" in i.value for i in at.info)
+    gate.set()
+    assert loading.wait(30).state == EngineState.ERROR
+    at.run()
+    assert any("error" in m.value for m in at.sidebar.markdown)
+    assert any("no model here" in c.value for c in at.sidebar.caption)
+
+
+def test_history_reopens_answers_with_their_citations(fake):
+    services, backend = fake
+    backend.enqueue("Fee: US$18,750 [D3 p.1].")
+    analyst = services.host.analyst
+    analyst.ask("Deal", "What is the fee?")
+    at = _page("history").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert any("What is the fee" in label for label in labels)
+    chips = at.get("button_group")[0]
+    assert chips.proto.options[0].content.replace("\\", "") == "[D3 p.1]"
+
+
+def test_document_text_is_never_markup():
+    hostile = '<img src=x onerror=alert(1)> ![t](http://evil/x.png) [link](javascript:x) $x$'
+    shown = plain(hostile)
+    assert re.search(r"(?<!\\)[<>\[\]()!$:]", shown) is None  # every active character escaped
+    assert shown.replace("\\", "") == hostile
