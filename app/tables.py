@@ -65,7 +65,11 @@ def format_answer(answer: Answer, streamed: bool = False) -> str:
                 where += f", page {c.page}"
             elif c.path is not None:
                 where += f", {c.path}" + (f":{c.line_start}-{c.line_end}" if c.line_start else "")
-            lines.append(f"  {'ok ' if c.valid else 'BAD'} {c.label} -> {where}")
+            mark = "BAD" if not c.valid else "found" if c.inferred else "ok"
+            lines.append(f"  {mark:5} {c.label} -> {where}")
+        if any(c.inferred for c in answer.citations):
+            lines.append("  (the model cited nothing: 'found' marks where DocScout found the "
+                         "answer's figures)")
     u = answer.usage
     ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
     lines.append(

@@ -10,6 +10,10 @@ Every item in the prompt starts with one label:
                          the collection share that path (decided collection-wide, so a label never
                          changes from one question to the next)
 
+When an answer cites nothing (small models often don't), `infer_citations` points to the items
+of the prompt that contain the answer's distinctive figures and quoted phrases, marked
+`inferred` so that no one mistakes them for the model's own citations.
+
 `parse_citations` reads the bracketed citations of an answer, tolerating what models do to them
 (`[D3 p. 12]`, `[D3, p.12]`, `[D3 pp.12-13]`, `[src/app.py:12]`, several in one bracket), and
 checks each against the items that were in the prompt: valid only when the page, line range or
@@ -23,7 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.types import Citation, ContextItem
 from storage.domain import Document, DocumentKind, Segment, SegmentKind
@@ -208,6 +212,39 @@ def parse_citations(answer_text: str, items: Sequence[ContextItem]) -> tuple[Cit
             for citation in _resolve(match[0], ref, index):
                 out.setdefault(citation, None)
     return tuple(out)
+
+
+# -- citations the model did not write ------------------------------------------------------------
+
+MAX_INFERRED = 3
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_QUOTED = re.compile(r"[\"“]([^\"”\n]{3,80})[\"”]")
+
+
+def answer_terms(text: str) -> tuple[str, ...]:
+    """Distinctive strings of a claim: numbers of 3+ characters (not page numbers or list
+    markers) and quoted phrases, in order of appearance."""
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # labels are not claims
+    numbers = [n.rstrip(".,") for n in _NUMBER.findall(text)]
+    return tuple(dict.fromkeys([n for n in numbers if len(n) >= 3] + _QUOTED.findall(text)))
+
+
+def infer_citations(answer_text: str, items: Sequence[ContextItem]) -> tuple[Citation, ...]:
+    """The prompt items (text and code) holding most of the answer's terms, best first; only
+    items that hold at least one. Each is labelled as it was in the prompt."""
+    terms = answer_terms(answer_text)
+    if not terms:
+        return ()
+    scored = []
+    for n, item in enumerate(items):
+        if item.segment.kind == SegmentKind.IMAGE:
+            continue
+        hits = sum(term in item.segment.text for term in terms)
+        if hits:
+            scored.append((-hits, n, item))
+    best = sorted(scored, key=lambda s: s[:2])[:MAX_INFERRED]
+    found = (c for _, _, item in best for c in parse_citations(item.label, items))
+    return tuple(dict.fromkeys(replace(c, inferred=True) for c in found))
 
 
 def _resolve(label: str, ref: Ref, index: _Index) -> list[Citation]:

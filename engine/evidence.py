@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine.citations import answer_terms
 from ingest.preview import render_page
 from storage.domain import Citation, DocumentKind, Segment, SegmentKind, numbered_code
 from storage.repository import StorageError, Store
@@ -18,8 +19,6 @@ from storage.repository import StorageError, Store
 CONTEXT_LINES = 2  # shown around cited code lines
 MAX_EXCERPT_LINES = 200
 
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_QUOTED = re.compile(r"[\"“]([^\"”\n]{3,80})[\"”]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])|\n+")
 
 
@@ -35,17 +34,13 @@ class Evidence:
 
 
 def claim_terms(answer_text: str, label: str) -> tuple[str, ...]:
-    """Distinctive strings of the sentence that carries `label`: its numbers (3+ characters, so
-    page numbers and list markers are not marked) and quoted phrases."""
+    """The distinctive terms of the sentence that carries `label` (of the whole answer when the
+    label was inferred, not written in it)."""
     at = answer_text.find(label)
     if at < 0:
-        return ()
+        return answer_terms(answer_text)
     sentences = _SENTENCE_END.split(answer_text[:at])
-    claim = (sentences[-1] if sentences else "").replace(label, " ")
-    claim = re.sub(r"\[[^\]]*\]", " ", claim)  # other labels in the same sentence
-    numbers = [n.rstrip(".,") for n in _NUMBER.findall(claim)]
-    terms = [n for n in numbers if len(n) >= 3] + _QUOTED.findall(claim)
-    return tuple(dict.fromkeys(terms))
+    return answer_terms(sentences[-1] if sentences else "")
 
 
 def evidence(store: Store, collection: str, citation: Citation, answer_text: str = "") -> Evidence:

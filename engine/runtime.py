@@ -44,6 +44,7 @@ class EngineStatus:
     profile: str  # the profile's name once known, else the setting
     detail: str  # what is happening, or the error a user can act on
     max_model_len: int | None = None  # the model's window in tokens, once known
+    vision: bool | None = None  # whether the model reads images, once known
     seconds: float = 0.0  # since loading started
 
     @property
@@ -113,6 +114,7 @@ class EngineHost:
                 profile=analyst.profile.name if analyst else self.settings.model_profile,
                 detail=self._detail,
                 max_model_len=analyst.profile.max_model_len if analyst else None,
+                vision=analyst.profile.vision if analyst else None,
                 seconds=time.monotonic() - self._started,
             )
 

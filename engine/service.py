@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from engine.backends import Backend, Generation
-from engine.citations import parse_citations
+from engine.citations import infer_citations, parse_citations
 from engine.context import assemble, windows
 from engine.profiles import EngineError, ModelProfile, ensure_model, resolve_profile
 from engine.prompt import prompt_overhead, render_messages, render_reduce_messages
@@ -165,7 +165,8 @@ class Analyst:
             question=question,
             text=generation.text,
             mode=context.mode,
-            citations=parse_citations(generation.text, context.items),
+            citations=(parse_citations(generation.text, context.items)
+                       or infer_citations(generation.text, context.items)),
             usage=usage,
             read_fraction=context.read_fraction,
             model=self.profile.name,

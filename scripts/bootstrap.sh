@@ -27,8 +27,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# Optional system tools: OCR for scanned pages. Installed when we are root with apt.
-if ! command -v tesseract >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    (apt-get update -qq && apt-get install -y -qq tesseract-ocr >/dev/null) \
-        || echo "note: could not install tesseract-ocr; scanned pages will not be OCRed" >&2
-fi
+# System tools from apt, when we are root on Debian/Ubuntu: apt_tool COMMAND PACKAGE WHY
+apt_updated=""
+apt_tool() {
+    command -v "$1" >/dev/null && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        [ -n "$apt_updated" ] || { apt-get update -qq || true; apt_updated=1; }
+        apt-get install -y -qq "$2" >/dev/null && return 0
+    fi
+    echo "note: could not install $2; $3" >&2
+}
+# Optional: OCR for scanned pages.
+apt_tool tesseract tesseract-ocr "scanned pages will not be OCRed"

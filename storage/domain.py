@@ -203,6 +203,9 @@ class Citation:
     line_start: int | None = None
     line_end: int | None = None
     valid: bool = False  # True only when it points at a segment that was in the prompt
+    # True when the model cited nothing and DocScout found the answer's figures in this item:
+    # shown as "found by DocScout", never as the model's own citation.
+    inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,3 +87,13 @@ def test_engine_failure_is_a_clear_error_kept_in_history(analyst):
 def test_a_question_too_long_for_the_window_is_refused(analyst):
     answer = analyst.ask("deal", "why " * 20_000)
     assert answer.error and "too long" in answer.error
+
+
+def test_an_answer_without_citations_gets_inferred_ones_marked_as_such(analyst):
+    analyst.backend.enqueue("The monthly fee is US$18,750.", "It is monthly.")
+    answer = analyst.ask("deal", "What is the monthly fee?")
+    [found] = answer.citations
+    assert (found.document, found.page, found.valid, found.inferred) == (
+        "contract.pdf", 1, True, True)
+    assert analyst.store.answers("deal")[0].citations == answer.citations
+    assert analyst.ask("deal", "How often?").citations == ()  # no figure, nothing inferred

@@ -92,7 +92,7 @@ def test_ask_streams_an_answer_with_citation_chips_and_a_preview(fake):
     assert "18,750" in at.markdown[-1].value or any("18,750" in m.value for m in at.markdown)
     chips = at.get("button_group")[0]
     shown = {(o.content_icon, o.content.replace("\\", "")) for o in chips.proto.options}
-    assert shown == {("", "[D3 p.1]"), ("⚠", "[D9 p.4]")}
+    assert shown == {("", "[D3 p.1]"), (":material/warning:", "[D9 p.4]")}
     caption = " ".join(c.value for c in at.caption)
     assert "full mode" in caption and "read 100%" in caption
     [stored] = services.store.answers("Deal")

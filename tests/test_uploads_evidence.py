@@ -48,7 +48,7 @@ def test_claim_terms_come_from_the_citing_sentence():
     assert claim_terms(text, "[D2 p.3]") == ("148.6", "2024")
     assert claim_terms('The fee is "US$18,750 per month" [D1 p.1]', "[D1 p.1]") == (
         "18,750", "US$18,750 per month")
-    assert claim_terms("no label here", "[D9]") == ()
+    assert claim_terms("Fees of 1,200 in total.", "[D9]") == ("1,200",)  # inferred: all of it
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import streamlit as st
 
 PAGES = Path(__file__).resolve().parent / "pages"
 
-st.set_page_config(page_title="DocScout", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="DocScout", page_icon=":material/search:", layout="wide")
 page = st.navigation([
-    st.Page(PAGES / "ask.py", title="Ask", icon="💬", default=True),
-    st.Page(PAGES / "library.py", title="Library", icon="📚"),
-    st.Page(PAGES / "history.py", title="History", icon="🕘"),
+    st.Page(PAGES / "ask.py", title="Ask", icon=":material/chat:", default=True),
+    st.Page(PAGES / "library.py", title="Library", icon=":material/library_books:"),
+    st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
 ])
 page.run()

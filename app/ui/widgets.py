@@ -11,12 +11,14 @@ from engine.evidence import evidence
 from engine.runtime import EngineState, EngineStatus
 from storage.domain import Answer, Citation, CollectionInfo
 
-STATE_LOOK = {
-    EngineState.LOADING: ("⏳", "orange"),
-    EngineState.READY: ("✅", "green"),
-    EngineState.REMOTE: ("🌐", "blue"),
-    EngineState.ERROR: ("⛔", "red"),
+STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server may lack
+    EngineState.LOADING: (":material/hourglass_top:", "orange"),
+    EngineState.READY: (":material/check_circle:", "green"),
+    EngineState.REMOTE: (":material/cloud:", "blue"),
+    EngineState.ERROR: (":material/error:", "red"),
 }
+WARNING = ":material/warning:"
+FOUND = ":material/manage_search:"
 
 
 def engine_status() -> None:
@@ -68,18 +70,22 @@ def _picked() -> None:
 
 
 def context_meter(info: CollectionInfo) -> None:
-    """Collection size against the model's window: will the model read everything?"""
+    """Collection size against the model's window: will the model read everything? (Sizes are
+    Llama 4 counts from ingestion; another model's tokenizer differs a little.)"""
     status = services().host.status()
-    size = info.text_tokens + info.image_tokens
-    if status.max_model_len:
-        share = min(size / status.max_model_len, 1.0)
-        st.progress(share, text=f"Collection {size:,} tokens ({info.image_tokens:,} in images) "
-                    f"of the model's {status.max_model_len:,}-token window: "
-                    + ("the model reads all of it" if size < status.max_model_len * 0.85 else
-                       "the most relevant pages and files are read (focused mode)"))
-    else:
-        st.caption(f"Collection {size:,} tokens ({info.image_tokens:,} in images); the model's "
-                   "window is known once the engine is loaded.")
+    images = "" if status.vision is not False else \
+        " (images are skipped: this model reads text only)"
+    size = info.text_tokens + (info.image_tokens if status.vision is not False else 0)
+    if not status.max_model_len:
+        st.caption(f"Collection {size:,} tokens{images}; the model's window is known once the "
+                   "engine is loaded.")
+        return
+    fits = size < status.max_model_len * 0.85
+    st.progress(min(size / status.max_model_len, 1.0),
+                text=f"Collection ≈{size:,} tokens{images} of the model's "
+                f"{status.max_model_len:,}-token window: " + (
+                    "the model reads all of it (full mode)" if fits else
+                    "the most relevant pages and files are read (focused mode)"))
 
 
 def usage_line(answer: Answer) -> str:
@@ -93,22 +99,30 @@ def usage_line(answer: Answer) -> str:
 
 
 def chip(citation: Citation) -> str:
-    return citation.label if citation.valid else f"⚠ {citation.label}"
+    """A citation chip's label (Markdown): flagged when it points nowhere, marked when DocScout
+    inferred it."""
+    if not citation.valid:
+        return f"{WARNING} {plain(citation.label)}"
+    return f"{FOUND} {plain(citation.label)}" if citation.inferred else plain(citation.label)
 
 
 def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = True) -> None:
     """An answer's text (unless just streamed), its citations as chips, the chosen one's preview,
     and its usage."""
     if answer.error:
-        st.error(f"No answer: {answer.error}", icon="⛔")
+        st.error(f"No answer: {plain(answer.error)}", icon=":material/error:")
         return
     if show_text:
         st.markdown(plain(answer.text))
     citations = list(dict.fromkeys(answer.citations))
     if citations:
-        picked = st.pills("Citations", range(len(citations)), selection_mode="single",
-                          format_func=lambda i: plain(chip(citations[i])), key=f"chips-{key}",
-                          help="⚠ marks a citation that points to nothing the model read.")
+        inferred = all(c.inferred for c in citations)
+        picked = st.pills(
+            "Sources found by DocScout" if inferred else "Citations", range(len(citations)),
+            selection_mode="single", format_func=lambda i: chip(citations[i]), key=f"chips-{key}",
+            help="The model cited nothing; these pages hold the figures of its answer."
+            if inferred else "A warning sign marks a citation that points to nothing the model "
+            "read.")
         if picked is not None:
             preview(collection, citations[picked], answer.text)
     st.caption(usage_line(answer))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.ui.services import services
-from app.ui.text import plain_chunks
+from app.ui.text import plain, plain_chunks
 from app.ui.widgets import answer_body, context_meter, engine_status, pick_collection
 
 svc = services()
@@ -27,8 +27,8 @@ for n, answer in enumerate(chat):
 
 status = svc.host.status()
 if not status.usable:
-    st.info(f"The engine is {status.state.value}: {status.detail}. Questions open once it is "
-            "ready; this page updates by itself.", icon="⏳")
+    st.info(f"The engine is {status.state.value}: {plain(status.detail)}. Questions open once "
+            "it is ready; this page updates by itself.", icon=":material/hourglass_top:")
 question = st.chat_input(f"Ask about “{collection}”", disabled=not status.usable,
                          max_chars=4000, key="question")
 if question and question.strip():

@@ -24,7 +24,7 @@ if not answers:
     st.info("No questions asked of this collection yet.")
 for n, answer in enumerate(answers[:shown]):
     when = answer.asked_at.strftime("%Y-%m-%d %H:%M") if answer.asked_at else ""
-    mark = "⛔ " if answer.error else ""
+    mark = ":material/error: " if answer.error else ""
     with st.expander(f"{mark}{when} · {plain(answer.question[:120])}", expanded=n == 0):
         st.text(answer.question)
         answer_body(answer, collection, key=f"history-{collection}-{n}")

@@ -15,7 +15,8 @@ from ingest.pipeline import Outcome, ingest_paths
 from ingest.uploads import stage_uploads
 from storage.repository import StorageError
 
-STATUS_ICON = {"ok": "✅", "partial": "⚠️", "failed": "⛔", "unchanged": "♻️"}
+STATUS_ICON = {"ok": ":material/check_circle:", "partial": ":material/warning:",
+               "failed": ":material/error:", "unchanged": ":material/sync:"}
 
 
 
@@ -55,13 +56,13 @@ files = st.file_uploader(
 if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
     rows = st.empty()
     overall = st.progress(0.0, text="Reading files…")
-    rows.markdown("  \n".join(f"⏳ {plain(f.name)}: waiting" for f in files))
+    rows.markdown("  \n".join(f":material/hourglass_top: {plain(f.name)}: waiting" for f in files))
     done: list[Outcome] = []
 
     def progress(count: int, total: int, outcome: Outcome) -> None:
         done.append(outcome)
         overall.progress(count / max(total, 1), text=f"{count} of {total} documents stored")
-        waiting = [f"⏳ {total - count} more being read…"] if count < total else []
+        waiting = [f":material/hourglass_top: {total - count} more being read…"] if count < total else []
         rows.markdown("  \n".join([_line(o) for o in done] + waiting))
 
     with tempfile.TemporaryDirectory(prefix="docscout-upload-") as folder:
@@ -82,7 +83,7 @@ else:
         [{"document": d.source, "kind": d.kind.value,
           "pages/files": d.pages if d.pages is not None else d.files,
           "text tokens": d.text_tokens, "image tokens": d.image_tokens,
-          "status": f"{STATUS_ICON.get(d.status.value, '')} {d.status.value}",
+          "status": d.status.value,
           "error": d.error or ""} for d in documents],
         hide_index=True, key="documents")
     st.caption(f"{len(documents)} documents · {info.text_tokens:,} text tokens · "
