@@ -20,7 +20,7 @@ from storage.repository import Store
 
 from .conftest import ROOT, SAMPLE_DOCS
 
-PAGES = ROOT / "app" / "ui" / "pages"
+PAGES = ROOT / "app" / "ui" / "views"
 TIMEOUT = 60
 
 

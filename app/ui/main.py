@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"  # not "pages": Streamlit would list that folder itself
 
 st.set_page_config(page_title="DocScout", page_icon=":material/search:", layout="wide")
 page = st.navigation([

@@ -86,8 +86,8 @@ else:
           "status": d.status.value,
           "error": d.error or ""} for d in documents],
         hide_index=True, key="documents")
-    st.caption(f"{len(documents)} documents · {info.text_tokens:,} text tokens · "
-               f"{info.image_tokens:,} image tokens")
+    st.caption(f"{len(documents)} documents · {sum(d.text_tokens for d in documents):,} text "
+               f"tokens · {sum(d.image_tokens for d in documents):,} image tokens")
     with st.expander("Delete a document"):
         doomed = st.selectbox("Document", [d.source for d in documents], key="delete-doc")
         if st.button("Delete document", key="delete-doc-button"):
