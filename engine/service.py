@@ -167,7 +167,8 @@ class Analyst:
                 if mode == Mode.FULL and contexts[0].mode != Mode.FULL:
                     raise EngineError(
                         f"the collection ({contexts[0].collection_tokens:,} tokens) does not fit "
-                        f"{self.profile.name}'s window in full mode; ask in auto or map-reduce mode")
+                        f"{self.profile.name}'s window in full mode; ask in auto or map-reduce "
+                        "mode")
             return _Job(question, mode, contexts, [self.messages(c, question) for c in contexts])
         except EngineError as exc:
             return _Job(question, mode, [], [], error=str(exc))
