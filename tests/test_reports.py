@@ -1,16 +1,19 @@
 """Reports with a test-double backend and the real Llama 4 prompt counter: one batch, a failing
 question kept with its error, footnotes that resolve, hostile text escaped, the auto map-reduce
-rule and storage."""
+rule, storage and the `report` / `reports` commands."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
 
 import pymupdf
 import pytest
+from click.testing import CliRunner
 
+from app.cli import cli
 from app.reports.run import engine_mode, run_report
 from app.reports.service import create_report, write_report
 from app.reports.spec import Question, SpecMode, parse_spec
@@ -22,6 +25,7 @@ from engine.types import Mode
 from ingest.pipeline import ingest_paths
 from storage.domain import ReportStatus
 from storage.repository import Store
+from storage.settings import get_settings
 
 from .conftest import SAMPLE_DOCS
 
@@ -182,3 +186,36 @@ def test_modes_from_the_spec_reach_the_engine_and_the_usage_table(settings, stor
     assert [i.answer.mode for i in run.items] == [Mode.FOCUSED, Mode.FOCUSED, Mode.MAP_REDUCE]
     windows = len(small.backend.requests) - 3  # two questions and one combining request
     assert windows >= 2 and run.status == ReportStatus.OK
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch, shared_models_dir):
+    monkeypatch.setenv("DOCSCOUT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DOCSCOUT_WORKERS", "1")
+    monkeypatch.setenv("DOCSCOUT_MODEL_PROFILE", "tiny-llama4")
+    monkeypatch.setenv("DOCSCOUT_MODELS_DIR", str(shared_models_dir))
+    get_settings.cache_clear()
+    fake = FakeBackend(default="The fee is US$18,750 [D1 p.1].")
+    monkeypatch.setattr("engine.service.make_backend", lambda profile, settings: fake)
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_report_command_writes_three_files_and_reports_lists_it(runner, tmp_path):
+    spec = tmp_path / "deal.yaml"
+    spec.write_text(SPEC)
+    missing = runner.invoke(cli, ["report", str(spec), "--out", str(tmp_path / "out")])
+    assert missing.exit_code == 1
+    assert f"{spec}, line 2: no collection named 'deal'" in missing.output
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "deal"])
+    result = runner.invoke(cli, ["report", str(spec), "--out", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "ok" and summary["questions"] == 3
+    assert all((tmp_path / "out" / name).stat().st_size > 0
+               for name in ("report.md", "report.html", "report.pdf"))
+    listed = json.loads(runner.invoke(cli, ["reports", "deal", "--json"]).stdout)
+    assert [(r["id"], r["title"]) for r in listed] == [(summary["id"], "Deal review")]
+    table = runner.invoke(cli, ["reports"]).output
+    assert "Deal review" in table and "ok" in table
+    assert "no collection named 'other'" in runner.invoke(cli, ["reports", "other"]).output
