@@ -26,7 +26,7 @@ from app.reports.run import ReportItem, ReportRun
 from storage.repository import Store
 
 Refs = dict[str, list[int]]  # citation label -> footnote numbers
-_LIST = re.compile(r"^\s*(?:[-*•]|(\d{1,3})[.)])\s+(.*)$")
+_LIST = re.compile(r"^\s*(?:[-*•]|(\d{1,3})[.)])(?:\s+(.*))?$")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
 _HEADING = re.compile(r"^#{1,6}\s+")
@@ -227,11 +227,17 @@ def _html_answer(text: str, refs: Refs) -> str:
             if para or (items and kind != ("ol" if m[1] else "ul")):
                 flush()
             kind = "ol" if m[1] else "ul"
-            items.append(_html_line(m[2], refs))
+            if m[2] and m[2].strip():  # models leave empty bullets when cut off
+                items.append(_html_line(m[2], refs))
         else:
             if items:
                 flush()
-            para.append(_html_line(_HEADING.sub("", line), refs))
+            pieces = _split_refs(_HEADING.sub("", line), refs)
+            html = "".join(_inline(p) if isinstance(p, str) else _html_refs(p) for p in pieces)
+            if para and all(not isinstance(p, str) or not p.strip() for p in pieces):
+                para[-1] += html  # a citation alone on its line belongs to the line before
+            else:
+                para.append(html)
     flush()
     if code is not None:
         out.append("<pre>" + escape("\n".join(code)) + "</pre>")
