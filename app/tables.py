@@ -107,9 +107,10 @@ def report_rows(reports: Sequence[ReportInfo]) -> tuple[list[str], list[list[obj
 def format_report_summary(info: ReportInfo, files: Sequence[Path]) -> str:
     """What `docscout report` prints once the report is written."""
     answered = info.questions - info.failed
-    lines = [f"Report {info.id} ({info.status.value}): {info.title!r} over {info.collection!r}, "
-             f"{answered} of {info.questions} questions answered on {info.model} in "
-             f"{info.elapsed_s:.1f} s"]
+    head = (f"Report {info.id} ({info.status.value}): {info.title!r} over {info.collection!r}, "
+            f"{answered} of {info.questions} questions answered on {info.model} in "
+            f"{info.elapsed_s:.1f} s")
+    lines = [head]
     if info.failed:
         lines.append(f"{info.failed} failed: the report lists them with their errors")
     lines += [f"  {f}" for f in files]

@@ -52,8 +52,8 @@ def test_the_sample_specs_load(name):
     ("title: T\ncollection: Deal\nsections:\n  - heading: A\n   questions: [q]\n", 5,
      "invalid YAML"),
     ("title: T\ncollection: Deal\n\tsections: []\n", 3, "invalid YAML"),
-    ("title: T\ncollection: Deal\nsections:\n  - heading: Empty\n    questions:\n"
-     "  - heading: B\n    questions: [q]\n", 5, "section 'Empty' has no questions"),
+    (("title: T\ncollection: Deal\nsections:\n  - heading: Empty\n    questions:\n"
+      "  - heading: B\n    questions: [q]\n"), 5, "section 'Empty' has no questions"),
     ("title: T\ncollection: Deal\nsections:\n  - heading: Empty\n    questions: []\n",
      5, "section 'Empty' has no questions"),
     ("title: T\ncollection: Deal\nsections:\n  - heading: Empty\n", 4,
@@ -62,8 +62,8 @@ def test_the_sample_specs_load(name):
      "no collection named 'Nope'"),
     ("title: T\ncollection: Deal\nsections:\n  - heading: A\n    questons: [q]\n", 5,
      "unknown key 'questons' in section 1"),
-    ("title: T\ncollection: Deal\nsections:\n  - heading: A\n    questions:\n"
-     "      - question: q\n        mode: fast\n", 7, "unknown mode 'fast'"),
+    (("title: T\ncollection: Deal\nsections:\n  - heading: A\n    questions:\n"
+      "      - question: q\n        mode: fast\n"), 7, "unknown mode 'fast'"),
     ("title: T\ncollection: Deal\nsections: nothing\n", 3, "'sections' must be a list"),
     ("collection: Deal\nsections:\n  - heading: A\n    questions: [q]\n", 1, "'title' is missing"),
     ("title: T\ncollection: Deal\nsections:\n  - heading: A\n    questions: [{mode: full}]\n",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.reports.spec import Question, ReportSpec, SpecMode
 from engine.profiles import EngineError
@@ -74,7 +74,7 @@ def run_report(analyst: Analyst, spec: ReportSpec, on_progress: Progress | None 
     progress = on_progress or (lambda done, total, message: None)
     pairs = spec.questions
     total = len(pairs)
-    started_at, start = datetime.now(timezone.utc), time.perf_counter()
+    started_at, start = datetime.now(UTC), time.perf_counter()
     progress(0, total, f"Planning {total} questions over {spec.collection!r}")
     modes = [engine_mode(analyst, spec.collection, q) for _, q in pairs]
     spread = _describe_modes(modes)
