@@ -13,12 +13,15 @@ from pathlib import Path
 
 import click
 
+from app.reports.spec import SpecError, load_spec
 from app.tables import (
     document_rows,
     format_answer,
     format_context,
+    format_report_summary,
     format_table,
     outcome_summary,
+    report_rows,
 )
 from engine.profiles import EngineError
 from engine.prompt import context_json
@@ -200,6 +203,62 @@ def context(collection: str, question: str, budget: int | None, as_json: bool) -
         click.echo(format_context(report))
 
 
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.md, report.html and report.pdf (created when missing).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the stored report's summary and the files written as JSON.")
+def report(spec: Path, out: Path, as_json: bool) -> None:
+    """Answer every question of the report SPEC (YAML) and write it as Markdown, HTML and PDF.
+
+    All questions go to the model in one batch, so the collection is read once. The report is
+    also stored (see `docscout reports`). A question that fails is listed in the report with
+    its error; the exit status is then 1. See README, "Reports", for the spec format.
+    """
+    from app.reports.service import create_report, write_report
+
+    settings = get_settings()
+    store = _store(settings)
+    try:
+        report_spec = load_spec(spec, collections=[c.name for c in store.collections()])
+    except SpecError as exc:
+        raise click.ClickException(str(exc)) from exc
+    analyst = _analyst(store)
+    try:
+        stored = create_report(analyst, report_spec, on_progress=_report_progress)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    files = write_report(stored.report, out)
+    if as_json:
+        _echo_json({**asdict(stored.info), "files": [str(f) for f in files]})
+    else:
+        click.echo(format_report_summary(stored.info, files))
+    if stored.info.failed:
+        sys.exit(1)
+
+
+def _report_progress(done: int, total: int, message: str) -> None:
+    click.echo(f"[{done}/{total}] {message}", err=True)
+
+
+@cli.command()
+@click.argument("collection", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def reports(collection: str | None, as_json: bool) -> None:
+    """List stored reports, newest first: all of them, or those of COLLECTION."""
+    try:
+        infos = _store(get_settings()).reports(collection)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json([asdict(i) for i in infos])
+    elif not infos:
+        click.echo("No reports yet: `docscout report SPEC --out DIR` makes one.")
+    else:
+        click.echo(format_table(*report_rows(infos)))
+
+
 @cli.group()
 def engine() -> None:
     """The model engine: serve a model profile over vLLM's OpenAI-compatible API."""
@@ -249,12 +308,12 @@ def ui(host: str, port: int) -> None:
     os.execv(sys.executable, args)
 
 
-def _analyst():
+def _analyst(store: Store | None = None):
     from engine.service import Analyst
 
     settings = get_settings()
     try:
-        return Analyst.open(settings, _store(settings))
+        return Analyst.open(settings, store or _store(settings))
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from ingest.pipeline import Outcome
 from storage.domain import Answer, Document, Status
+from storage.repository import ReportInfo
 
 MAX_CELL = 70
 
@@ -95,3 +97,25 @@ def format_context(report: dict) -> str:
     table = format_table(["document", "where", "kind", "tokens"], rows)
     return (f"{table}\n\n{report['mode']} mode: {len(rows)} items, {report['total_tokens']:,} "
             f"prompt tokens (budget for documents: {report['budget']:,})")
+
+
+def report_rows(reports: Sequence[ReportInfo]) -> tuple[list[str], list[list[object]]]:
+    headers = ["id", "collection", "title", "status", "questions", "failed", "model", "created",
+               "seconds"]
+    rows = [[r.id, r.collection, r.title, r.status.value, r.questions, r.failed, r.model,
+             r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else "", round(r.elapsed_s)]
+            for r in reports]
+    return headers, rows
+
+
+def format_report_summary(info: ReportInfo, files: Sequence[Path]) -> str:
+    """What `docscout report` prints once the report is written."""
+    answered = info.questions - info.failed
+    head = (f"Report {info.id} ({info.status.value}): {info.title!r} over {info.collection!r}, "
+            f"{answered} of {info.questions} questions answered on {info.model} in "
+            f"{info.elapsed_s:.1f} s")
+    lines = [head]
+    if info.failed:
+        lines.append(f"{info.failed} failed: the report lists them with their errors")
+    lines += [f"  {f}" for f in files]
+    return "\n".join(lines)

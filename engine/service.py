@@ -7,14 +7,16 @@ prompt rendering, a model backend and citation checking. The CLI, the UI and rep
 Budget: the model's window less the answer's reserved tokens less the prompt's own overhead
 (template, system prompt, question), so a prompt is never rejected for length; the exact count
 of the rendered prompt is checked before it is sent. Full mode when the collection fits, else
-focused; map-reduce on request (reports over collections far beyond the window).
+focused; map-reduce on request (reports over collections far beyond the window). `ask_many`
+answers a batch (reports): every request goes to the backend at once, map-reduce windows
+included, and one question's failure is that answer's error, never the batch's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from engine.backends import Backend, Generation
 from engine.citations import infer_citations, parse_citations
@@ -114,7 +116,7 @@ class Analyst:
         start = time.perf_counter()
         try:
             if mode == Mode.MAP_REDUCE:
-                answer = self._map_reduce(collection, question)
+                answer = self._answer_all(collection, [question], [mode])[0]
             else:
                 context = self.context(collection, question)
                 generation = self._stream(self.messages(context, question), on_delta)
@@ -124,17 +126,86 @@ class Analyst:
                             error=str(exc), usage=Usage(total_time_s=time.perf_counter() - start))
         return self.store.save_answer(collection, answer)
 
-    def ask_many(self, collection: str, questions: Sequence[str]) -> list[Answer]:
+    def ask_many(self, collection: str, questions: Sequence[str],
+                 modes: Sequence[Mode | None] | None = None) -> list[Answer]:
         """Answer several questions in one batch: vLLM schedules them together and computes the
-        collection's shared prefix once."""
-        contexts = [self.context(collection, q) for q in questions]
+        collection's shared prefix once. Per question, `modes` takes None (full when the
+        collection fits, else focused), Mode.FULL (the whole collection, else an error) or
+        Mode.MAP_REDUCE (the windows of every map-reduce question join the same batch; their
+        combining requests follow in a second one). A question that fails (too long, too big
+        for full mode, refused by the backend) gets its error; the others are answered. Every
+        answer and error is stored in the history."""
+        answers = self._answer_all(collection, questions, modes or [None] * len(questions))
+        return [self.store.save_answer(collection, answer) for answer in answers]
+
+    def _answer_all(self, collection: str, questions: Sequence[str],
+                    modes: Sequence[Mode | None]) -> list[Answer]:
+        jobs = [self._job(collection, q, m) for q, m in zip(questions, modes, strict=True)]
+        live = [job for job in jobs if job.error is None]
+        generations = iter(self._generate_each([r for job in live for r in job.requests]))
+        for job in live:
+            job.generations = [next(generations) for _ in job.requests]
+        reducing = [job for job in live
+                    if job.mode == Mode.MAP_REDUCE and job.map_failed() is None]
+        finals = self._generate_each([render_reduce_messages(
+            job.question, [g.text for g in job.generations], neutralize) for job in reducing])
+        for job, final in zip(reducing, finals):
+            job.generations.append(final)
+        return [self._job_answer(job) for job in jobs]
+
+    def _job(self, collection: str, question: str, mode: Mode | None) -> _Job:
         try:
-            generations = self.backend.generate(
-                [self.messages(c, q) for c, q in zip(contexts, questions)], self.answer_budget)
+            if mode == Mode.MAP_REDUCE:
+                contexts = windows(self.store.collection_segments(collection), self.tokenizer,
+                                   self.budget_for(question), self._max_images,
+                                   llama4_counts=self.profile.family == "llama4",
+                                   neutralize=neutralize)
+                if not contexts:
+                    raise EngineError("the collection holds nothing the model can read")
+            else:
+                contexts = [self.context(collection, question)]
+                if mode == Mode.FULL and contexts[0].mode != Mode.FULL:
+                    raise EngineError(
+                        f"the collection ({contexts[0].collection_tokens:,} tokens) does not fit "
+                        f"{self.profile.name}'s window in full mode; ask in auto or map-reduce "
+                        "mode")
+            return _Job(question, mode, contexts, [self.messages(c, question) for c in contexts])
         except EngineError as exc:
-            generations = [Generation("", error=str(exc)) for _ in questions]
-        return [self.store.save_answer(collection, self._answer(q, c, g))
-                for q, c, g in zip(questions, contexts, generations)]
+            return _Job(question, mode, [], [], error=str(exc))
+
+    def _generate_each(self, requests: list[list[dict]]) -> list[Generation]:
+        """Every request in one batch. When the batch fails as a whole, each request is retried
+        alone, so a request the backend refuses fails only its own question; when the first two
+        retries fail too, the failure is the backend's (down, timed out) and the remaining
+        requests get its error without being retried."""
+        try:
+            return self.backend.generate(requests, self.answer_budget) if requests else []
+        except EngineError as exc:
+            if len(requests) == 1:
+                return [Generation("", error=str(exc))]
+            batch_error = str(exc)
+        out: list[Generation] = []
+        for messages in requests:
+            if len(out) >= 2 and out[0].error and out[1].error:
+                out.append(Generation("", error=batch_error))
+                continue
+            try:
+                out.extend(self.backend.generate([messages], self.answer_budget))
+            except EngineError as exc:
+                out.append(Generation("", error=str(exc)))
+        return out
+
+    def _job_answer(self, job: _Job) -> Answer:
+        error = job.error or job.map_failed() or next(
+            (g.error for g in job.generations if g.error), None)
+        if error is not None:
+            total = max((g.total_time_s for g in job.generations), default=0.0)
+            return Answer(job.question, "", job.mode or Mode.FULL, model=self.profile.name,
+                          error=error, usage=Usage(total_time_s=total))
+        if job.mode != Mode.MAP_REDUCE:
+            return self._answer(job.question, job.contexts[0], job.generations[0])
+        return self._combine(job.question, job.contexts, job.generations[:-1],
+                             job.generations[-1])
 
     def _stream(self, messages: list[dict], on_delta: Deltas | None) -> Generation:
         if on_delta is None:
@@ -173,22 +244,13 @@ class Analyst:
             error=generation.error,
         )
 
-    def _map_reduce(self, collection: str, question: str) -> Answer:
-        """One answer per window of the whole collection, then one answer from those."""
-        parts = windows(self.store.collection_segments(collection), self.tokenizer,
-                        self.budget_for(question), self._max_images,
-                        llama4_counts=self.profile.family == "llama4", neutralize=neutralize)
-        partials = self.backend.generate([self.messages(w, question) for w in parts],
-                                         self.answer_budget)
-        failed = [g.error for g in partials if g.error]
-        if failed:
-            raise EngineError(f"{len(failed)} of {len(parts)} windows failed: {failed[0]}")
-        reduce = render_reduce_messages(question, [g.text for g in partials], neutralize)
-        final = self.backend.generate([reduce], self.answer_budget)[0]
+    def _combine(self, question: str, parts: list[Context], partials: list[Generation],
+                 final: Generation) -> Answer:
+        """A map-reduce answer: the combined text, checked against every window's items. The
+        windows ran as one batch, so its time is the batch's plus the combining request's."""
         items = tuple(item for w in parts for item in w.items)
         merged = Context(Mode.MAP_REDUCE, sum(w.budget for w in parts), items,
-                         sum(w.corpus_tokens for w in parts),
-                         parts[0].collection_tokens if parts else 0)
+                         sum(w.corpus_tokens for w in parts), parts[0].collection_tokens)
         answer = self._answer(question, merged, final)
         every = [*partials, final]
         usage = replace(
@@ -196,9 +258,30 @@ class Analyst:
             prompt_tokens=sum(g.prompt_tokens for g in every),
             cached_tokens=sum(g.cached_tokens for g in every),
             completion_tokens=sum(g.completion_tokens for g in every),
-            total_time_s=sum(g.total_time_s for g in every),
+            total_time_s=max(g.total_time_s for g in partials) + final.total_time_s,
         )
         return replace(answer, usage=usage)
+
+
+@dataclass
+class _Job:
+    """One question of a batch: its contexts (one, or a map-reduce question's windows), their
+    requests, and then their generations (a map-reduce question's combining one last)."""
+
+    question: str
+    mode: Mode | None
+    contexts: list[Context]
+    requests: list[list[dict]]
+    error: str | None = None
+    generations: list[Generation] = field(default_factory=list)
+
+    def map_failed(self) -> str | None:
+        """For a map-reduce question whose windows have run: the first window's error."""
+        if self.mode != Mode.MAP_REDUCE:
+            return None
+        failed = [g.error for g in self.generations[:len(self.contexts)] if g.error]
+        return f"{len(failed)} of {len(self.contexts)} windows failed: {failed[0]}" if failed \
+            else None
 
 
 def make_backend(profile: ModelProfile, settings: Settings) -> Backend:

@@ -1,8 +1,9 @@
 """A codebase (a folder, or the members of a zip/tar) becomes ONE document of kind CODE.
 
 Collecting walks a tree top-down, the same walk for a folder on disk and for archive members
-(built into an in-memory tree), so both follow one set of rules: .gitignore files at every level
-with git's semantics (the deepest .gitignore with a matching pattern decides, its last matching
+(built into an in-memory tree), so both follow one set of rules: .gitignore files (and DocScout's
+own .docscoutignore, same syntax, which has the last word at its level) at every level with
+git's semantics (the deepest ignore file with a matching pattern decides, its last matching
 pattern wins, nothing under an ignored folder comes back); well-known folders that are never
 source (version control, virtual environments, installed dependencies, caches, build output,
 vendored code), each recorded once; symlinks, never followed; binaries (a NUL byte in the first
@@ -47,17 +48,25 @@ from storage.domain import (
 from storage.settings import Settings
 
 __all__ = [
+    "DOCSCOUT_IGNORE",
+    "IGNORE_FILES",
     "CodeFiles",
+    "Ignores",
     "code_sha256",
     "collect_folder",
     "collect_members",
+    "ignore_patterns",
+    "ignored_by",
     "is_source_file",
     "looks_like_codebase",
     "parse_codebase",
 ]
 
 GITIGNORE_MAX_BYTES = 1024 * 1024
-_Ignores = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
+DOCSCOUT_IGNORE = ".docscoutignore"
+IGNORE_FILES = (".gitignore", DOCSCOUT_IGNORE)  # at one level, the second one has the last word
+# (folder relative to the walk's root, the ignore file's name, its patterns), shallowest first
+Ignores = tuple[tuple[str, str, pathspec.GitIgnoreSpec], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +168,21 @@ def _join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def _is_ignored(path: str, is_dir: bool, ignores: _Ignores) -> bool:
-    """Git's rule: the deepest .gitignore with a pattern matching the path decides."""
-    for base, spec in reversed(ignores):
+def ignored_by(path: str, is_dir: bool, ignores: Ignores) -> str | None:
+    """The name of the ignore file that excludes `path`, or None. Git's rule: the deepest file
+    with a pattern matching the path decides, and its last matching pattern."""
+    for base, name, spec in reversed(ignores):
         rel = path[len(base) + 1 :] if base else path
         verdict = spec.check_file(rel + "/" if is_dir else rel).include
         if verdict is not None:
-            return verdict
-    return False
+            return name if verdict else None
+    return None
+
+
+def ignore_patterns(data: bytes) -> pathspec.GitIgnoreSpec:
+    """The patterns of a .gitignore-syntax file."""
+    return pathspec.GitIgnoreSpec.from_lines(
+        decode_text(data[:GITIGNORE_MAX_BYTES])[0].splitlines())
 
 
 class _Walker:
@@ -189,8 +205,9 @@ class _Walker:
             self.skipped.append((f"{rel or '.'}/", f"unreadable folder ({exc.strerror or exc})"))
             return None
 
-    def _walk(self, rel: str, entries: list[_Entry], ignores: _Ignores) -> None:
-        ignores = self._add_gitignore(rel, entries, ignores)
+    def _walk(self, rel: str, entries: list[_Entry], ignores: Ignores) -> None:
+        for name in IGNORE_FILES:
+            ignores = self._add_ignore_file(rel, name, entries, ignores)
         siblings = {e.name for e in entries}
         for entry in entries:
             path = _join(rel, entry.name)
@@ -203,30 +220,31 @@ class _Walker:
             else:
                 self._visit_file(path, entry, ignores)
 
-    def _add_gitignore(self, rel: str, entries: list[_Entry], ignores: _Ignores) -> _Ignores:
-        if not any(e.name == ".gitignore" and e.kind == "file" for e in entries):
+    def _add_ignore_file(self, rel: str, name: str, entries: list[_Entry],
+                         ignores: Ignores) -> Ignores:
+        if not any(e.name == name and e.kind == "file" for e in entries):
             return ignores
         try:
-            data = self.tree.read(_join(rel, ".gitignore"), GITIGNORE_MAX_BYTES)
+            data = self.tree.read(_join(rel, name), GITIGNORE_MAX_BYTES)
         except OSError:
             return ignores
-        lines = decode_text(data[:GITIGNORE_MAX_BYTES])[0].splitlines()
-        return (*ignores, (rel, pathspec.GitIgnoreSpec.from_lines(lines)))
+        return (*ignores, (rel, name, ignore_patterns(data)))
 
-    def _visit_dir(self, path: str, name: str, siblings: set[str], ignores: _Ignores) -> None:
+    def _visit_dir(self, path: str, name: str, siblings: set[str], ignores: Ignores) -> None:
         children = self._entries(path)
         if children is None:
             return
         reason = dir_refusal(name, siblings, {c.name for c in children})
-        if reason is None and _is_ignored(path, True, ignores):
-            reason = "ignored by .gitignore"
+        if reason is None and (by := ignored_by(path, True, ignores)):
+            reason = f"ignored by {by}"
         if reason is not None:
             self.skipped.append((path + "/", reason))
             return
         self._walk(path, children, ignores)
 
-    def _visit_file(self, path: str, entry: _Entry, ignores: _Ignores) -> None:
-        reason = "ignored by .gitignore" if _is_ignored(path, False, ignores) else None
+    def _visit_file(self, path: str, entry: _Entry, ignores: Ignores) -> None:
+        by = ignored_by(path, False, ignores)
+        reason = f"ignored by {by}" if by else None
         reason = reason or file_refusal(entry.name, entry.size, self.settings)
         data = b""
         if reason is None:

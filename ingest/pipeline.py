@@ -2,8 +2,10 @@
 
 1. Plan: expand the given paths into jobs. A folder that looks like a software project, or a zip
    or tar of one, becomes one codebase job; other folders and archives (a legal archive full of
-   PDFs) are opened and every member becomes its own job. Bytes are hashed here, and a job whose
-   sha256 is already stored in the collection is reported `unchanged` without being parsed.
+   PDFs) are opened and every member becomes its own job. A folder's `.docscoutignore`
+   (gitignore syntax) keeps what it matches out, in that folder and below. Bytes are hashed
+   here, and a job whose sha256 is already stored in the collection is reported `unchanged`
+   without being parsed.
 2. Parse: jobs run in worker processes (one per core), because PDF extraction is CPU-bound.
    A parser error, or even a crashed worker, fails that one document and never the batch.
 3. Store: each result is saved in its own transaction as soon as it is parsed; the outcomes
@@ -147,20 +149,38 @@ def _plan(paths: list[Path], settings: Settings) -> Iterator[Job | Outcome]:
             yield Outcome(str(path), Status.FAILED, error="no such file or folder")
 
 
-def _plan_folder(root: Path, name: str, settings: Settings) -> Iterator[Job | Outcome]:
-    top = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+def _plan_folder(folder: Path, name: str, settings: Settings, rel: str = "",
+                 ignores: code.Ignores = ()) -> Iterator[Job | Outcome]:
+    """A folder's documents. A `.docscoutignore` (gitignore syntax) in it or any folder below
+    keeps the files and folders it matches out, as a .gitignore does for git."""
+    ignores = _with_ignore_file(folder, rel, ignores)
+    children = [c for c in sorted(folder.iterdir())
+                if not code.ignored_by(f"{rel}/{c.name}".lstrip("/"), c.is_dir(), ignores)]
+    top = sorted(c.name + ("/" if c.is_dir() else "") for c in children)
     if code.looks_like_codebase(top):
-        files = code.collect_folder(root, settings)
+        files = code.collect_folder(folder, settings)
         yield CodeJob(name, files, code.code_sha256(files.files))
         return
-    for child in sorted(root.iterdir()):
+    for child in children:
         if child.name.startswith(".") or child.is_symlink():
             continue  # hidden files and links are not documents
-        child_name = f"{name}/{child.name}"
+        child_name, child_rel = f"{name}/{child.name}", f"{rel}/{child.name}".lstrip("/")
         if child.is_dir():
-            yield from _plan_folder(child, child_name, settings)
+            yield from _plan_folder(child, child_name, settings, child_rel, ignores)
         elif child.is_file():
             yield from _plan_file(child, child_name, settings)
+
+
+def _with_ignore_file(folder: Path, rel: str, ignores: code.Ignores) -> code.Ignores:
+    path = folder / code.DOCSCOUT_IGNORE
+    if path.is_symlink() or not path.is_file():
+        return ignores
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(code.GITIGNORE_MAX_BYTES)
+    except OSError:
+        return ignores
+    return (*ignores, (rel, code.DOCSCOUT_IGNORE, code.ignore_patterns(data)))
 
 
 def _plan_file(path: Path, name: str, settings: Settings) -> Iterator[Job | Outcome]:

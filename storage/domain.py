@@ -230,3 +230,25 @@ class Answer:
     model: str = ""
     error: str | None = None  # set when the engine failed; text is then empty
     asked_at: datetime | None = None  # set once stored
+
+
+class ReportStatus(StrEnum):
+    OK = "ok"  # every question answered
+    PARTIAL = "partial"  # some questions failed; the report says which and why
+    FAILED = "failed"  # no question could be answered
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedReport:
+    """A report as run and rendered: what storage keeps and the CLI writes out."""
+
+    title: str
+    spec: str  # the YAML it was made from
+    status: ReportStatus
+    questions: int
+    failed: int
+    model: str
+    elapsed_s: float
+    markdown: str = field(repr=False)
+    html: str = field(repr=False)
+    pdf: bytes = field(repr=False)

@@ -132,3 +132,25 @@ class AnswerRow(Base):
     usage: Mapped[dict] = mapped_column(JSON)
     read_fraction: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReportRow(Base):
+    """A rendered report of a collection: its spec, outcome and the three renderings."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    questions: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(Text)
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    markdown: Mapped[str] = mapped_column(Text, deferred=True)
+    html: Mapped[str] = mapped_column(Text, deferred=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

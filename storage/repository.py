@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, func, insert, select, text
@@ -26,6 +27,8 @@ from storage.domain import (
     Locator,
     Mode,
     ParsedDocument,
+    RenderedReport,
+    ReportStatus,
     Segment,
     SegmentKind,
     Status,
@@ -37,6 +40,7 @@ from storage.orm import (
     DocumentRow,
     ImageRow,
     OriginalRow,
+    ReportRow,
     SegmentRow,
 )
 from storage.settings import Settings
@@ -68,6 +72,27 @@ class SearchHit:
     ordinal: int  # the segment's position in its document
     segment: Segment
     score: float  # bm25: lower (more negative) is better
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInfo:
+    """A stored report as listings show it; `id` is its handle for `Store.report`."""
+
+    id: int
+    collection: str
+    title: str
+    status: ReportStatus
+    questions: int
+    failed: int
+    model: str
+    elapsed_s: float
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    info: ReportInfo
+    report: RenderedReport
 
 
 class Store:
@@ -292,6 +317,58 @@ class Store:
             )
             return [_answer(r) for r in rows]
 
+    # -- reports ---------------------------------------------------------------------------------
+
+    def save_report(self, collection: str, report: RenderedReport) -> ReportInfo:
+        """Keep a rendered report (its spec, Markdown, HTML and PDF) with its collection."""
+        with self._transaction() as session:
+            row = ReportRow(
+                collection_id=self._collection(session, collection).id,
+                title=report.title,
+                spec=report.spec,
+                status=report.status.value,
+                questions=report.questions,
+                failed=report.failed,
+                model=report.model,
+                elapsed_s=report.elapsed_s,
+                markdown=report.markdown,
+                html=report.html,
+                pdf=report.pdf,
+            )
+            session.add(row)
+            session.flush()
+            return _report_info(row, collection)
+
+    def reports(self, collection: str | None = None) -> list[ReportInfo]:
+        """Stored reports, newest first: all of them, or one collection's. The renderings
+        stay in the database until `report(id)` asks for one."""
+        query = select(ReportRow, CollectionRow.name).join(CollectionRow)
+        with self._sessions() as session:
+            if collection is not None:
+                query = query.where(ReportRow.collection_id == self._collection(session,
+                                                                                 collection).id)
+            rows = session.execute(query.order_by(ReportRow.id.desc()))
+            return [_report_info(row, name) for row, name in rows]
+
+    def report(self, report_id: int) -> StoredReport | None:
+        """A stored report with its renderings, or None when there is no such report."""
+        with self._sessions() as session:
+            found = session.execute(select(ReportRow, CollectionRow.name).join(CollectionRow)
+                                    .where(ReportRow.id == report_id)).first()
+            if found is None:
+                return None
+            row, name = found
+            report = RenderedReport(row.title, row.spec, ReportStatus(row.status), row.questions,
+                                    row.failed, row.model, row.elapsed_s, row.markdown,
+                                    row.html, row.pdf)
+            return StoredReport(_report_info(row, name), report)
+
+    def delete_report(self, report_id: int) -> None:
+        with self._transaction() as session:
+            result = session.execute(delete(ReportRow).where(ReportRow.id == report_id))
+            if result.rowcount == 0:
+                raise StorageError(f"no report with id {report_id}")
+
     @staticmethod
     def _collection(session: Session, name: str) -> CollectionRow:
         row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
@@ -359,6 +436,11 @@ def _answer(row: AnswerRow) -> Answer:
         error=row.error,
         asked_at=row.created_at,
     )
+
+
+def _report_info(row: ReportRow, collection: str) -> ReportInfo:
+    return ReportInfo(row.id, collection, row.title, ReportStatus(row.status), row.questions,
+                      row.failed, row.model, row.elapsed_s, row.created_at)
 
 
 def _segment(row: SegmentRow) -> Segment:

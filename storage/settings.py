@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(
         default=1024, description="Tokens reserved for, and at most generated in, an answer."
     )
+    report_map_reduce_factor: float = Field(
+        default=4.0,
+        description="A report question in auto mode reads the whole collection in map-reduce "
+        "when the collection holds more than this many windows' worth of tokens (focused mode "
+        "would read less than 1/factor of it); 0 turns automatic map-reduce off.",
+    )
     vllm_base_url: str | None = Field(
         default=None,
         description="URL of a running OpenAI-compatible vLLM server (e.g. http://host:8000/v1); "

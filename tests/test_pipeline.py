@@ -241,3 +241,17 @@ def test_the_same_file_twice_in_one_batch_is_parsed_once(tmp_path, store, settin
         ("b/memo.txt", Status.UNCHANGED), ("a/memo.txt", Status.OK)]
     assert outcomes[0].note == "same content as a/memo.txt"
     assert [d.source for d in store.documents("c")] == ["a/memo.txt"]
+
+
+def test_docscoutignore_keeps_files_and_folders_out(tmp_path, store, settings):
+    docs = tmp_path / "docs"
+    for rel in ("a.txt", "notes.tmp", "reports/spec.yaml", "sub/b.txt", "sub/c.txt",
+                "sub/keep.tmp"):
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_text(f"{rel} has words\n")
+    (docs / ".docscoutignore").write_text("# specs are not documents\nreports/\n*.tmp\n")
+    (docs / "sub" / ".docscoutignore").write_text("b.txt\n!keep.tmp\n")
+    outcomes = ingest_paths([docs], "c", store, settings)
+    assert sorted(o.source for o in outcomes) == ["docs/a.txt", "docs/sub/c.txt",
+                                                  "docs/sub/keep.tmp"]
+    assert all(o.status == Status.OK for o in outcomes)

@@ -97,3 +97,43 @@ def test_an_answer_without_citations_gets_inferred_ones_marked_as_such(analyst):
         "contract.pdf", 1, True, True)
     assert analyst.store.answers("deal")[0].citations == answer.citations
     assert analyst.ask("deal", "How often?").citations == ()  # no figure, nothing inferred
+
+
+def test_ask_many_batches_every_mode_and_keeps_going_past_a_failure(analyst):
+    small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
+    batch = replace(analyst, profile=small, _backend=FakeBackend(default="so [D3 p.1]"))
+    questions = ["What is the fee?", "why " * 20_000, "Summarise every document.",
+                 "Quote every clause."]
+    modes = [None, None, Mode.MAP_REDUCE, Mode.FULL]
+    answers = batch.ask_many("deal", questions, modes)
+    assert [a.question for a in answers] == questions
+    assert answers[0].error is None and answers[0].mode == Mode.FOCUSED
+    assert "too long" in answers[1].error
+    assert answers[2].error is None and answers[2].mode == Mode.MAP_REDUCE
+    assert "does not fit" in answers[3].error and "full mode" in answers[3].error
+    windows = len(batch.backend.requests) - 2  # the focused question and one combining request
+    assert windows >= 2 and "Partial answer" in batch.backend.requests[-1][1]["content"][0]["text"]
+    assert [a.question for a in batch.store.answers("deal")] == questions[::-1]
+
+
+class _RefusesOne(FakeBackend):
+    """Refuses the whole batch when it holds the poisoned question, as a server's 400 does."""
+
+    def generate(self, requests, max_tokens):
+        if any("poison" in r[1]["content"][-1]["text"] for r in requests):
+            raise EngineError("the model server refused the request (400): bad input")
+        return super().generate(requests, max_tokens)
+
+
+def test_a_request_the_backend_refuses_fails_only_its_question(analyst):
+    refusing = replace(analyst, _backend=_RefusesOne(default="fine [D3 p.1]"))
+    answers = refusing.ask_many("deal", ["first?", "poison?", "third?"])
+    assert [a.error is None for a in answers] == [True, False, True]
+    assert "refused" in answers[1].error and answers[2].text == "fine [D3 p.1]"
+
+
+def test_a_backend_that_is_down_is_not_retried_question_by_question(analyst):
+    down = FakeBackend().enqueue(*[EngineError("unreachable")] * 3)
+    answers = replace(analyst, _backend=down).ask_many("deal", [f"q{i}?" for i in range(5)])
+    assert all(a.error == "unreachable" for a in answers)
+    assert len(down.requests) == 1 + 2  # the batch, then two lone retries

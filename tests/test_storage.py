@@ -62,8 +62,8 @@ def test_blank_database_gets_the_orm_schema(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diffs == []
     assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
-    assert {"answers", "originals"} <= tables
-    assert (journal, fks, version) == ("wal", 1, "0003")
+    assert {"answers", "originals", "reports"} <= tables
+    assert (journal, fks, version) == ("wal", 1, "0004")
 
 
 def test_save_list_and_search(store):
@@ -164,3 +164,31 @@ def test_answers_are_kept_per_collection_newest_first(store):
     assert [a.question for a in history] == ["Term?", "What is the fee?"]
     assert history[0].error == "model server unreachable"
     assert history[1].usage.cached_tokens == 768 and history[1].citations[0].valid
+
+
+def test_reports_are_kept_listed_fetched_and_deleted(store):
+    from storage.domain import RenderedReport, ReportStatus
+
+    store.ensure_collection("d")
+    pdf = b"%PDF-1.7 report"
+    first = store.save_report("c", RenderedReport("Due diligence", "title: x\n",
+                                                  ReportStatus.PARTIAL, 3, 1, "cpu-demo", 12.5,
+                                                  "# Due diligence", "<h1>Due</h1>", pdf))
+    second = store.save_report("d", RenderedReport("Code review", "", ReportStatus.OK, 2, 0,
+                                                   "scout", 3.0, "#", "<p>", b"%PDF"))
+    assert first.id != second.id and first.created_at is not None
+    assert [r.title for r in store.reports()] == ["Code review", "Due diligence"]
+    [only] = store.reports("c")
+    assert (only.collection, only.status, only.questions, only.failed) == ("c", "partial", 3, 1)
+    kept = store.report(first.id)
+    assert kept.info == only and kept.report.pdf == pdf and kept.report.spec == "title: x\n"
+    assert kept.report.markdown == "# Due diligence" and kept.report.html == "<h1>Due</h1>"
+    assert store.report(9999) is None
+    store.delete_report(first.id)
+    assert store.reports("c") == []
+    with pytest.raises(StorageError, match="no report with id"):
+        store.delete_report(first.id)
+    store.delete_collection("d")  # a collection's reports go with it
+    assert store.reports() == [] and store.report(second.id) is None
+    with pytest.raises(StorageError, match="no collection"):
+        store.reports("d")

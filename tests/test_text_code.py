@@ -209,6 +209,16 @@ def test_gitignore_cannot_reinclude_below_an_ignored_folder(code_settings: Setti
     assert code.skipped == [("logs/", "ignored by .gitignore")]
 
 
+def test_docscoutignore_has_the_last_word_in_a_codebase(code_settings: Settings) -> None:
+    members = [(".gitignore", b"*.log\n"), (".docscoutignore", b"fixtures/\n!keep.log\n"),
+               ("app.py", b"x = 1\n"), ("fixtures/big.json", b"{}\n"), ("keep.log", b"k\n"),
+               ("drop.log", b"d\n")]
+    code = collect_members(members, code_settings)
+    assert [p for p, _ in code.files] == [".docscoutignore", ".gitignore", "app.py", "keep.log"]
+    assert ("fixtures/", "ignored by .docscoutignore") in code.skipped
+    assert ("drop.log", "ignored by .gitignore") in code.skipped
+
+
 def test_code_sha256() -> None:
     files = [("b.py", b"2"), ("a.py", b"1")]
     assert code_sha256(files) == code_sha256(list(reversed(files)))

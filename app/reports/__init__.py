@@ -1,0 +1,44 @@
+"""Batch reports over a collection: a YAML spec in, Markdown, HTML and PDF out (issue #5).
+
+    spec.py       read and check a spec (frozen values; errors name the file and line)
+    run.py        answer every question in one batch (Analyst.ask_many), with progress
+    footnotes.py  citations as numbered footnotes: page thumbnails, passages, code lines
+    render.py     Markdown and HTML (everything from the spec, model or documents escaped)
+    pdf.py        the HTML laid out as a PDF by PyMuPDF's Story
+    service.py    run + render + store in one call; write the three files
+
+The UI and the CLI use only what is exported here.
+"""
+
+from app.reports.footnotes import Footnote
+from app.reports.run import Progress, ReportItem, ReportRun, engine_mode, run_report
+from app.reports.service import FILES, create_report, render_report, write_report
+from app.reports.spec import (
+    Question,
+    ReportSpec,
+    Section,
+    SpecError,
+    SpecMode,
+    load_spec,
+    parse_spec,
+)
+
+__all__ = [
+    "FILES",
+    "Footnote",
+    "Progress",
+    "Question",
+    "ReportItem",
+    "ReportRun",
+    "ReportSpec",
+    "Section",
+    "SpecError",
+    "SpecMode",
+    "create_report",
+    "engine_mode",
+    "load_spec",
+    "parse_spec",
+    "render_report",
+    "run_report",
+    "write_report",
+]

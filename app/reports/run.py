@@ -1,0 +1,117 @@
+"""Running a report: every question of a spec answered over its collection in one batch.
+
+All questions go to `Analyst.ask_many` together, so vLLM schedules them at once and computes the
+collection's prefix (system prompt and documents, rendered byte-identically for every question
+in full mode) once; map-reduce questions' windows join the same batch and their combining
+requests follow in a second one. A question that fails keeps its error and the rest go on.
+
+How a question reads the collection (`mode` in the spec, per report or per question):
+- auto: the whole collection when it fits the window (full), else the most relevant pages
+  (focused); but map-reduce when the collection holds more than `report_map_reduce_factor`
+  windows' worth of tokens (default 4: focused would read under a quarter of it, and a report
+  is worth the time to read everything). The factor is a setting; 0 turns this off.
+- full: the whole collection in one prompt, or the question fails saying it does not fit.
+- focused: one prompt, never map-reduce (the whole collection when it fits).
+- map-reduce: every window, then one combined answer.
+
+Progress goes to `on_progress(done, total, message)`, `done` counting answered questions; the
+batch is one call to the engine, so progress moves at its stages (planned, answered, rendered).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.reports.spec import Question, ReportSpec, SpecMode
+from engine.profiles import EngineError
+from engine.service import Analyst
+from storage.domain import Answer, Mode, ReportStatus
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportItem:
+    """One question of the report, with its section and its answer (or error)."""
+
+    section: str
+    question: Question
+    answer: Answer
+
+    @property
+    def failed(self) -> bool:
+        return self.answer.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRun:
+    """A spec's questions answered: what the renderers draw."""
+
+    spec: ReportSpec
+    items: tuple[ReportItem, ...]
+    model: str
+    started_at: datetime
+    elapsed_s: float
+
+    @property
+    def failed(self) -> list[ReportItem]:
+        return [item for item in self.items if item.failed]
+
+    @property
+    def status(self) -> ReportStatus:
+        if not self.failed:
+            return ReportStatus.OK
+        return ReportStatus.FAILED if len(self.failed) == len(self.items) else ReportStatus.PARTIAL
+
+
+def run_report(analyst: Analyst, spec: ReportSpec, on_progress: Progress | None = None
+               ) -> ReportRun:
+    """Answer every question of `spec` over its collection in one batch (see the module
+    docstring); the answers are also kept in the collection's history."""
+    progress = on_progress or (lambda done, total, message: None)
+    pairs = spec.questions
+    total = len(pairs)
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    progress(0, total, f"Planning {total} questions over {spec.collection!r}")
+    modes = [engine_mode(analyst, spec.collection, q) for _, q in pairs]
+    spread = _describe_modes(modes)
+    progress(0, total, f"Answering {total} questions in one batch on {analyst.profile.name}"
+             f" ({spread})")
+    answers = analyst.ask_many(spec.collection, [q.text for _, q in pairs], modes)
+    items = tuple(ReportItem(s.heading, q, a) for (s, q), a in zip(pairs, answers, strict=True))
+    run = ReportRun(spec, items, analyst.profile.name, started_at, time.perf_counter() - start)
+    failed = len(run.failed)
+    progress(total, total, f"Answered {total - failed} of {total} questions"
+             + (f"; {failed} failed" if failed else ""))
+    return run
+
+
+def engine_mode(analyst: Analyst, collection: str, question: Question) -> Mode | None:
+    """What the engine is asked for one question (None: full when it fits, else focused)."""
+    if question.mode == SpecMode.MAP_REDUCE:
+        return Mode.MAP_REDUCE
+    if question.mode == SpecMode.FULL:
+        return Mode.FULL
+    if question.mode == SpecMode.FOCUSED:
+        return None
+    factor = analyst.settings.report_map_reduce_factor
+    try:
+        context = analyst.context(collection, question.text)
+    except EngineError:
+        return None  # the engine reports the same problem as this question's error
+    far_beyond = factor > 0 and context.collection_tokens > factor * context.budget
+    return Mode.MAP_REDUCE if context.mode == Mode.FOCUSED and far_beyond else None
+
+
+def _describe_modes(modes: list[Mode | None]) -> str:
+    reduce = sum(m == Mode.MAP_REDUCE for m in modes)
+    full = sum(m == Mode.FULL for m in modes)
+    parts = [f"{len(modes) - reduce - full} full or focused"]
+    if full:
+        parts.append(f"{full} full only")
+    if reduce:
+        parts.append(f"{reduce} map-reduce")
+    return ", ".join(parts)
