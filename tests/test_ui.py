@@ -144,3 +144,22 @@ def test_document_text_is_never_markup():
     shown = plain(hostile)
     assert re.search(r"(?<!\\)[<>\[\]()!$:]", shown) is None  # every active character escaped
     assert shown.replace("\\", "") == hostile
+
+
+def test_reports_page_runs_a_spec_and_offers_the_three_files(fake):
+    services, backend = fake
+    at = _page("reports").run()
+    assert not at.exception
+    at.text_area(key="spec").input("title: T\ncollection: Nope\nsections: []\n")
+    at.button(key="run-report").click().run()
+    assert "Nope" in at.error[0].value.replace("\\", "")  # a spec error, shown, nothing run
+    at.text_area(key="spec").input(
+        "title: Fees\ncollection: Deal\nsections:\n  - heading: Money\n    questions:\n"
+        "      - What is the monthly fee?\n")
+    backend.enqueue("The monthly fee is US$18,750 [D3 p.1].")
+    at.button(key="run-report").click().run(timeout=120)
+    assert not at.exception, at.exception
+    [stored] = services.store.reports("Deal")
+    assert stored.questions == 1 and stored.failed == 0
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert labels == {"report.md", "report.html", "report.pdf"}

@@ -158,3 +158,7 @@ def test_upload_ask_stream_cite_preview_and_history(page, app_url):
     page.get_by_text("what happens when a payment is late?").first.wait_for()
     page.locator('[data-testid="stButtonGroup"] button', has_text="p.1").first.wait_for()
     _shot(page, "3-history")
+
+    page.get_by_role("link", name="Reports").click()
+    page.get_by_text("Stored reports").wait_for()
+    _shot(page, "4-reports")

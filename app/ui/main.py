@@ -18,5 +18,6 @@ page = st.navigation([
     st.Page(PAGES / "ask.py", title="Ask", icon=":material/chat:", default=True),
     st.Page(PAGES / "library.py", title="Library", icon=":material/library_books:"),
     st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+    st.Page(PAGES / "reports.py", title="Reports", icon=":material/description:"),
 ])
 page.run()
