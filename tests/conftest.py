@@ -42,6 +42,27 @@ def shared_models_dir(engine_data_dir) -> Path:
     return engine_data_dir / "models"
 
 
+# --- the real Analyst over a test-double backend -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def counter():
+    """The real Llama 4 prompt counter (Meta's tokenizer): exact budgets without a model."""
+    from engine.tokenizer import Llama4PromptTokenizer
+
+    return Llama4PromptTokenizer()
+
+
+def fake_analyst(settings: Settings, store, counter, backend):
+    """An Analyst with tiny-llama4's profile and window, the real counter and `backend` (a
+    FakeBackend): everything but the model is real."""
+    from engine.profiles import resolve_profile
+    from engine.service import Analyst
+
+    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
+    return Analyst(settings, store, profile, counter, backend)
+
+
 # --- real vLLM engines: one of each per test session (DESIGN.md section 6) ---------------------
 
 

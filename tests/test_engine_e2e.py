@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from engine.service import Analyst
-from engine.tokenizer import neutralize
 from engine.types import Mode
 from ingest.pipeline import ingest_paths
 from storage.repository import Store

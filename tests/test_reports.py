@@ -18,16 +18,13 @@ from app.reports.run import engine_mode, run_report
 from app.reports.service import create_report, write_report
 from app.reports.spec import Question, SpecMode, parse_spec
 from engine.backends import FakeBackend, Generation
-from engine.profiles import resolve_profile
-from engine.service import Analyst
-from engine.tokenizer import Llama4PromptTokenizer
 from engine.types import Mode
 from ingest.pipeline import ingest_paths
 from storage.domain import ReportStatus
 from storage.repository import Store
 from storage.settings import get_settings
 
-from .conftest import SAMPLE_DOCS
+from .conftest import SAMPLE_DOCS, fake_analyst
 
 SPEC = """\
 title: Deal review
@@ -44,11 +41,6 @@ sections:
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
-@pytest.fixture(scope="module")
-def counter():
-    return Llama4PromptTokenizer()
-
-
 @pytest.fixture
 def store(settings, tmp_path):
     s = Store(settings)
@@ -58,11 +50,6 @@ def store(settings, tmp_path):
                  settings)
     yield s
     s.close()
-
-
-def _analyst(settings, store, counter, backend) -> Analyst:
-    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
-    return Analyst(settings, store, profile, counter, backend)
 
 
 def _labels(store) -> dict[str, int]:
@@ -78,7 +65,7 @@ def test_one_batch_a_failed_question_kept_and_three_formats(settings, store, cou
         Generation("", error="the model server refused the request (400): bad input"),
         f"Q4 revenue was $43.2M [D{chart} p.1].")
     progress: list[tuple[int, int, str]] = []
-    stored = create_report(_analyst(settings, store, counter, backend),
+    stored = create_report(fake_analyst(settings, store, counter, backend),
                            parse_spec(SPEC, "deal.yaml", ["deal"]),
                            on_progress=lambda *p: progress.append(p))
     assert len(backend.requests) == 3  # one batch, no retries: the failure was per request
@@ -134,7 +121,7 @@ def test_hostile_text_from_spec_model_and_documents_is_escaped(settings, store, 
         f"**Bold** and {HOSTILE} `<code>` [D{notes} lines 1-3]\n\n- item <b>x</b>\n\n"
         f"```\n{HOSTILE}\n```",
         Generation("", error=f"failed {HOSTILE}"))
-    run = run_report(_analyst(settings, store, counter, backend), spec)
+    run = run_report(fake_analyst(settings, store, counter, backend), spec)
     from app.reports.service import render_report
 
     report = render_report(run, store)
@@ -154,7 +141,7 @@ def test_hostile_text_from_spec_model_and_documents_is_escaped(settings, store, 
 
 
 def test_auto_goes_map_reduce_only_far_beyond_the_window(settings, store, counter):
-    analyst = _analyst(settings, store, counter, FakeBackend())
+    analyst = fake_analyst(settings, store, counter, FakeBackend())
     small = replace(analyst, profile=replace(analyst.profile,
                                              max_model_len=900 + analyst.answer_budget))
     auto, question = Question("What is the fee?", SpecMode.AUTO), "What is the fee?"
@@ -180,7 +167,7 @@ def test_modes_from_the_spec_reach_the_engine_and_the_usage_table(settings, stor
     spec = parse_spec(SPEC.replace("      - What was revenue in Q4?",
                                    "      - question: What was revenue in Q4?\n"
                                    "        mode: map-reduce"), "x.yaml", ["deal"])
-    analyst = _analyst(settings, store, counter, FakeBackend(default="Nothing [D1 p.1]."))
+    analyst = fake_analyst(settings, store, counter, FakeBackend(default="Nothing [D1 p.1]."))
     small = replace(analyst, profile=replace(analyst.profile,
                                              max_model_len=2200 + analyst.answer_budget))
     run = run_report(small, spec)

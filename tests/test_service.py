@@ -8,27 +8,19 @@ from dataclasses import replace
 import pytest
 
 from engine.backends import FakeBackend
-from engine.profiles import EngineError, resolve_profile
-from engine.service import Analyst
-from engine.tokenizer import Llama4PromptTokenizer
+from engine.profiles import EngineError
 from engine.types import Mode
 from ingest.pipeline import ingest_paths
 from storage.repository import Store
 
-from .conftest import SAMPLE_DOCS
-
-
-@pytest.fixture(scope="module")
-def counter():
-    return Llama4PromptTokenizer()
+from .conftest import SAMPLE_DOCS, fake_analyst
 
 
 @pytest.fixture
 def analyst(settings, counter):
     store = Store(settings)
     ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "deal", store, settings)
-    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
-    yield Analyst(settings, store, profile, counter, FakeBackend())
+    yield fake_analyst(settings, store, counter, FakeBackend())
     store.close()
 
 

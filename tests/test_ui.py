@@ -11,22 +11,14 @@ from streamlit.testing.v1 import AppTest
 from app.ui import services as ui_services
 from app.ui.text import plain
 from engine.backends import FakeBackend
-from engine.profiles import resolve_profile
 from engine.runtime import EngineHost, EngineState
-from engine.service import Analyst
-from engine.tokenizer import Llama4PromptTokenizer
 from ingest.pipeline import ingest_paths
 from storage.repository import Store
 
-from .conftest import ROOT, SAMPLE_DOCS
+from .conftest import ROOT, SAMPLE_DOCS, fake_analyst
 
 PAGES = ROOT / "app" / "ui" / "views"
 TIMEOUT = 60
-
-
-@pytest.fixture(scope="module")
-def counter():
-    return Llama4PromptTokenizer()
 
 
 @pytest.fixture
@@ -35,12 +27,7 @@ def fake(settings, counter):
     store = Store(settings)
     ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "Deal", store, settings)
     backend = FakeBackend()
-    profile = resolve_profile(settings.model_copy(update={"model_profile": "tiny-llama4"}))
-
-    def open_analyst(s, st):
-        return Analyst(s, st, profile, counter, backend)
-
-    host = EngineHost(settings, store, open_analyst).start()
+    host = EngineHost(settings, store, lambda s, st: fake_analyst(s, st, counter, backend)).start()
     assert host.wait(30).state == EngineState.READY
     services = ui_services.Services(settings, store, host)
     ui_services.use(services)

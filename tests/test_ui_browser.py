@@ -8,7 +8,6 @@ Screenshots of every page go to test-artifacts/screenshots/ (the test prints the
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
