@@ -138,7 +138,7 @@ def preview(collection: str, citation: Citation, answer_text: str) -> None:
             caption = (f"{shown.highlights} match(es) of the answer's figures highlighted"
                        if shown.highlights else None)
             st.image(shown.image, caption=caption, width=760)
-        if shown.text and shown.language is not None or (shown.text and shown.image is None):
+        if shown.text and (shown.language is not None or shown.image is None):
             st.code(shown.text, language=shown.language or None, line_numbers=False)
         elif shown.text:
             with st.expander("Page text"):
