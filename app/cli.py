@@ -18,6 +18,7 @@ from app.tables import (
     document_rows,
     format_answer,
     format_context,
+    format_eval,
     format_report_summary,
     format_table,
     outcome_summary,
@@ -160,21 +161,30 @@ def delete(collection: str, source: str | None, yes: bool) -> None:
 @click.option("--mode", type=click.Choice(["auto", "map-reduce"]), default="auto",
               help="auto: the whole collection when it fits, else its most relevant pages and "
               "files; map-reduce: read every window of a collection far beyond the model's window.")
+@click.option("--document", "-d", "documents", multiple=True,
+              help="Read only this document (its source, as `docscout docs` lists it; "
+              "repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its usage as JSON.")
-def ask(collection: str, question: str, mode: str, as_json: bool) -> None:
+def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
+        as_json: bool) -> None:
     """Answer QUESTION from the documents of COLLECTION, with citations and a usage footer.
 
     The model is the configured profile (DOCSCOUT_MODEL_PROFILE), or the vLLM server at
-    DOCSCOUT_VLLM_BASE_URL. The answer is kept in the collection's history.
+    DOCSCOUT_VLLM_BASE_URL. The answer is kept in the collection's history. Ctrl-C stops the
+    answer at once (the engine is freed; the partial answer is kept, marked stopped).
     """
     analyst = _analyst()
     streamed = not as_json and sys.stdout.isatty()
     try:
         answer = analyst.ask(collection, question,
                              mode=Mode.MAP_REDUCE if mode == "map-reduce" else None,
-                             on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None)
+                             on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None,
+                             documents=list(documents) or None)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        click.echo("\nStopped: the answer was cancelled.", err=True)
+        sys.exit(130)
     if as_json:
         _echo_json(asdict(answer))
     else:
@@ -257,6 +267,73 @@ def reports(collection: str | None, as_json: bool) -> None:
         click.echo("No reports yet: `docscout report SPEC --out DIR` makes one.")
     else:
         click.echo(format_table(*report_rows(infos)))
+
+
+@cli.command("eval")
+@click.argument("collection")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--per-document", type=int, default=None,
+              help="At most this many questions per document (MMLongBench-Doc sets).")
+@click.option("--limit", type=int, default=None, help="At most this many questions.")
+@click.option("--id", "ids", multiple=True, help="Only these question ids (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and results as JSON.")
+def evaluate_command(collection: str, questions: Path, per_document: int | None,
+                     limit: int | None, ids: tuple[str, ...], as_json: bool) -> None:
+    """Score COLLECTION's answers against a question set (YAML/JSON, or MMLongBench-Doc's
+    samples.json): correctness, evidence in the context, citations, stop reasons and times.
+
+    Questions are asked one at a time on the configured model; the run is stored (see
+    `docscout evals`), its answers are not added to the history.
+    """
+    from engine.evaluate import QuestionSetError, evaluate, load_question_set, select
+
+    try:
+        question_set = load_question_set(questions)
+    except QuestionSetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    chosen = select(question_set.questions, per_document=per_document, limit=limit,
+                    ids=list(ids) or None)
+    analyst = _analyst()
+
+    def progress(done: int, total: int, result) -> None:
+        mark = "ok" if result.correct else "WRONG"
+        click.echo(f"[{done}/{total}] {mark:5} {result.question.id}: "
+                   f"{(result.answer.text or result.answer.error or '').strip()[:90]!r}", err=True)
+
+    try:
+        run = evaluate(analyst, collection, question_set, chosen, on_result=progress)
+        rows = [r.as_json() for r in run.results]
+        summary = run.summary()
+        stored = analyst.store.save_eval_run(collection, question_set.name, run.model,
+                                             summary, rows)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json({"run": stored.id, "question_set": question_set.name, "model": run.model,
+                    "summary": summary, "results": rows})
+    else:
+        click.echo(format_eval(summary, rows, stored.id))
+
+
+@cli.command()
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evals(collection: str, as_json: bool) -> None:
+    """List the stored evaluation runs of COLLECTION, newest first."""
+    try:
+        runs = _store(get_settings()).eval_runs(collection)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _echo_json([asdict(r) for r in runs])
+        return
+    rows = [[r.id, r.question_set, r.model, r.created_at.strftime("%Y-%m-%d %H:%M")
+             if r.created_at else "", r.summary.get("questions"),
+             f"{r.summary.get('correct')}/{r.summary.get('answerable')}",
+             f"{r.summary.get('said_not_found')}/{r.summary.get('unanswerable')}",
+             r.summary.get("loops")] for r in runs]
+    click.echo(format_table(["id", "question set", "model", "created", "questions",
+                             "correct", "said not found", "loops"], rows))
 
 
 @cli.group()

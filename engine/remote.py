@@ -11,20 +11,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from threading import Event
 
-from engine.backends import Generation
-from engine.profiles import EngineError
+from engine.backends import Generation, finished_generation
+from engine.guard import looping
+from engine.profiles import EngineError, Sampling
+from storage.domain import StopReason
 
 
 class RemoteBackend:
-    def __init__(self, base_url: str, api_key: str | None, timeout_s: float, model: str | None = None):
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float,
+                 model: str | None = None, sampling: Sampling | None = None):
         import openai
 
         self._openai = openai
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY",
                                      timeout=timeout_s, max_retries=1)
         self.base_url = base_url
+        self.timeout_s = timeout_s
         self._model = model
+        self.sampling = sampling or Sampling()
 
     @property
     def model(self) -> str:
@@ -36,24 +42,37 @@ class RemoteBackend:
                 raise self._error(exc) from exc
         return self._model
 
-    def generate(self, requests: list[list[dict]], max_tokens: int) -> list[Generation]:
+    def generate(self, requests: list[list[dict]], max_tokens: int, *,
+                 sampling: Sampling | None = None, cancel: Event | None = None
+                 ) -> list[Generation]:
         if not requests:
             return []
         with ThreadPoolExecutor(max_workers=min(len(requests), 16)) as pool:
-            return list(pool.map(lambda messages: self._collect(messages, max_tokens), requests))
+            return list(pool.map(
+                lambda messages: self._collect(messages, max_tokens, sampling, cancel), requests))
 
-    def _collect(self, messages: list[dict], max_tokens: int) -> Generation:
+    def _collect(self, messages: list[dict], max_tokens: int, sampling: Sampling | None,
+                 cancel: Event | None) -> Generation:
         final = None
-        for piece in self.stream(messages, max_tokens):
+        for piece in self.stream(messages, max_tokens, sampling=sampling, cancel=cancel):
             if isinstance(piece, Generation):
                 final = piece
         return final
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str | Generation]:
+    def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
+               cancel: Event | None = None) -> Iterator[str | Generation]:
+        """Stream one answer. Closing the HTTP stream is how a request is aborted on a vLLM
+        server (it aborts a request whose client went away): on a loop, a cancel, the deadline
+        or when the caller stops reading."""
+        sampling = sampling or self.sampling
         start, first, parts, usage = time.perf_counter(), None, [], None
+        reason = StopReason.ERROR
+        chunks = None
         try:
             chunks = self._client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0.0,
+                model=self.model, messages=messages, max_tokens=max_tokens,
+                temperature=sampling.temperature, frequency_penalty=sampling.frequency_penalty,
+                extra_body={"repetition_penalty": sampling.repetition_penalty},
                 stream=True, stream_options={"include_usage": True},
             )
             for chunk in chunks:
@@ -65,16 +84,29 @@ class RemoteBackend:
                         first = first or time.perf_counter() - start
                         parts.append(delta)
                         yield delta
+                    if choice.finish_reason:
+                        reason = StopReason.LENGTH if choice.finish_reason == "length" \
+                            else StopReason.STOP
+                stop = (StopReason.CANCELLED if cancel is not None and cancel.is_set()
+                        else StopReason.LOOP if looping("".join(parts))
+                        else StopReason.TIMEOUT if time.perf_counter() - start > self.timeout_s
+                        else None)
+                if stop is not None:
+                    reason = stop
+                    break
         except EngineError:
             raise
         except Exception as exc:
             raise self._error(exc) from exc
+        finally:
+            if chunks is not None:
+                chunks.close()  # the server aborts the request when it is still running
         details = getattr(usage, "prompt_tokens_details", None) if usage else None
-        yield Generation(
-            text="".join(parts),
+        yield finished_generation(
+            "".join(parts), reason,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else len(parts),
             time_to_first_token_s=first,
             total_time_s=time.perf_counter() - start,
         )

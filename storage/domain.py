@@ -194,6 +194,27 @@ class Mode(StrEnum):
     MAP_REDUCE = "map-reduce"  # one answer per window, then one combined answer
 
 
+class StopReason(StrEnum):
+    """Why generation ended. Only STOP (the model finished) and LENGTH (cut at the answer's
+    token limit; the text may still hold the answer) are answers; the others are failures."""
+
+    STOP = "stop"
+    LENGTH = "length"
+    LOOP = "loop"  # the loop guard saw the output repeating itself and aborted it
+    CANCELLED = "cancelled"  # a user stopped it (Ctrl-C, a stop button)
+    TIMEOUT = "timeout"  # DOCSCOUT_REQUEST_TIMEOUT_S passed
+    EMPTY = "empty"  # the model finished without a word
+    ERROR = "error"  # the engine failed (see Answer.error)
+
+
+STOP_MESSAGES = {
+    StopReason.LOOP: "the model started repeating itself and was stopped",
+    StopReason.CANCELLED: "stopped by the user",
+    StopReason.TIMEOUT: "no complete answer within the time limit (DOCSCOUT_REQUEST_TIMEOUT_S)",
+    StopReason.EMPTY: "the model returned no text",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Citation:
     label: str  # as written in the answer, e.g. "[D3 p.12]"
@@ -228,8 +249,29 @@ class Answer:
     usage: Usage = field(default_factory=Usage)
     read_fraction: float = 1.0
     model: str = ""
-    error: str | None = None  # set when the engine failed; text is then empty
+    error: str | None = None  # why there is no answer; text may hold what came before
     asked_at: datetime | None = None  # set once stored
+    stop_reason: StopReason | None = None  # None: stored before stop reasons were kept
+
+    @property
+    def ok(self) -> bool:
+        """An answer that may be shown and counted as one: no error, some text, and the model
+        finished (or reached the token limit) rather than looping, timing out or being stopped."""
+        return (self.error is None and bool(self.text.strip())
+                and self.stop_reason in (None, StopReason.STOP, StopReason.LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRun:
+    """A stored `docscout eval` run: totals in `summary`, one dict per question in `results`."""
+
+    id: int
+    collection: str
+    question_set: str
+    model: str
+    summary: dict
+    created_at: datetime | None = None
+    results: tuple[dict, ...] = ()
 
 
 class ReportStatus(StrEnum):

@@ -131,6 +131,23 @@ class AnswerRow(Base):
     citations: Mapped[list] = mapped_column(JSON)
     usage: Mapped[dict] = mapped_column(JSON)
     read_fraction: Mapped[float] = mapped_column(Float)
+    stop_reason: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EvalRunRow(Base):
+    """One `docscout eval` run: a question set scored against a collection."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    question_set: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict] = mapped_column(JSON)
+    results: Mapped[list] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 

@@ -7,13 +7,13 @@ re-ingest never replaces a version that was readable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, migrate
@@ -23,6 +23,7 @@ from storage.domain import (
     CollectionInfo,
     Document,
     DocumentKind,
+    EvalRun,
     Image,
     Locator,
     Mode,
@@ -32,12 +33,14 @@ from storage.domain import (
     Segment,
     SegmentKind,
     Status,
+    StopReason,
     Usage,
 )
 from storage.orm import (
     AnswerRow,
     CollectionRow,
     DocumentRow,
+    EvalRunRow,
     ImageRow,
     OriginalRow,
     ReportRow,
@@ -226,17 +229,20 @@ class Store:
             )
             return [_segment(r) for r in rows]
 
-    def collection_segments(self, collection: str) -> list[tuple[Document, list[Segment]]]:
-        """Every readable document of a collection with its segments, in a stable order:
-        documents by source, segments by position. What the engine reads."""
+    def collection_segments(self, collection: str, sources: Sequence[str] | None = None
+                            ) -> list[tuple[Document, list[Segment]]]:
+        """Every readable document of a collection (or only those named in `sources`) with its
+        segments, in a stable order: documents by source, segments by position. What the engine
+        reads."""
         with self._sessions() as session:
             coll = self._collection(session, collection)
-            docs = session.scalars(
-                select(DocumentRow)
-                .where(DocumentRow.collection_id == coll.id,
-                       DocumentRow.status != Status.FAILED.value)
-                .order_by(DocumentRow.source)
-            ).all()
+            query = (select(DocumentRow)
+                     .where(DocumentRow.collection_id == coll.id,
+                            DocumentRow.status != Status.FAILED.value)
+                     .order_by(DocumentRow.source))
+            if sources is not None:
+                query = query.where(DocumentRow.source.in_(list(sources)))
+            docs = session.scalars(query).all()
             by_doc: dict[int, list[Segment]] = {d.id: [] for d in docs}
             rows = session.execute(
                 select(SegmentRow)
@@ -266,20 +272,27 @@ class Store:
             )
             return Original(row.data, row.mime) if row else None
 
-    def search(self, collection: str, query: str, limit: int = 20) -> list[SearchHit]:
-        """Text and code segments matching an FTS5 query, best first (bm25)."""
+    def search(self, collection: str, query: str, limit: int = 20,
+               sources: Sequence[str] | None = None) -> list[SearchHit]:
+        """Text and code segments matching an FTS5 query, best first (bm25); only in the
+        documents named in `sources` when given."""
         terms = _fts_query(query)
         if not terms:
             return []
+        scoped = " AND d.source IN :sources" if sources is not None else ""
         sql = text(
             "SELECT d.source, s.id, s.ordinal, bm25(segments_fts) AS score FROM segments_fts "
             "JOIN segments s ON s.id = segments_fts.rowid "
             "JOIN documents d ON d.id = s.document_id "
             "JOIN collections c ON c.id = d.collection_id "
-            "WHERE segments_fts MATCH :q AND c.name = :c ORDER BY score LIMIT :n"
+            f"WHERE segments_fts MATCH :q AND c.name = :c{scoped} ORDER BY score LIMIT :n"
         )
+        params = {"q": terms, "c": collection, "n": limit}
+        if sources is not None:
+            sql = sql.bindparams(bindparam("sources", expanding=True))
+            params["sources"] = list(sources)
         with self._sessions() as session:
-            hits = session.execute(sql, {"q": terms, "c": collection, "n": limit}).all()
+            hits = session.execute(sql, params).all()
             rows = {r.id: r for r in session.scalars(
                 select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
             )}
@@ -300,6 +313,7 @@ class Store:
                 citations=[asdict(c) for c in answer.citations],
                 usage=asdict(answer.usage),
                 read_fraction=answer.read_fraction,
+                stop_reason=answer.stop_reason.value if answer.stop_reason else None,
             )
             session.add(row)
             session.flush()
@@ -316,6 +330,29 @@ class Store:
                 .limit(limit)
             )
             return [_answer(r) for r in rows]
+
+    # -- evaluation runs -------------------------------------------------------------------------
+
+    def save_eval_run(self, collection: str, question_set: str, model: str, summary: dict,
+                      results: list[dict]) -> EvalRun:
+        """Keep one `docscout eval` run (JSON-ready summary and per-question results)."""
+        with self._transaction() as session:
+            row = EvalRunRow(collection_id=self._collection(session, collection).id,
+                             question_set=question_set, model=model, summary=summary,
+                             results=results)
+            session.add(row)
+            session.flush()
+            return EvalRun(row.id, collection, row.question_set, row.model, row.summary,
+                           row.created_at, tuple(row.results))
+
+    def eval_runs(self, collection: str, limit: int = 50) -> list[EvalRun]:
+        """A collection's evaluation runs, newest first, without their per-question results."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            rows = session.scalars(select(EvalRunRow).where(EvalRunRow.collection_id == coll.id)
+                                   .order_by(EvalRunRow.id.desc()).limit(limit))
+            return [EvalRun(r.id, collection, r.question_set, r.model, r.summary, r.created_at)
+                    for r in rows]
 
     # -- reports ---------------------------------------------------------------------------------
 
@@ -435,6 +472,7 @@ def _answer(row: AnswerRow) -> Answer:
         model=row.model,
         error=row.error,
         asked_at=row.created_at,
+        stop_reason=StopReason(row.stop_reason) if row.stop_reason else None,
     )
 
 

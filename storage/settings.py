@@ -78,15 +78,15 @@ class Settings(BaseSettings):
 
     models_dir: Path | None = Field(
         default=None,
-        description="Where locally made models (cpu-demo, tiny-llama4) are kept; default: "
+        description="Where locally made models (cpu, cpu-demo, tiny-llama4) are kept; default: "
         "data_dir/models. Point several data folders at one to build them once.",
     )
 
     # Engine (vLLM). Names follow vLLM's own engine arguments where there is one.
     model_profile: str = Field(
         default="auto",
-        description="scout, cpu-demo, tiny-llama4, or a local Hugging Face model folder; auto = "
-        "scout where a CUDA GPU is visible, else cpu-demo.",
+        description="scout, cpu, cpu-demo, tiny-llama4, or a local Hugging Face model folder; "
+        "auto = scout where a CUDA GPU is visible, else cpu.",
     )
     max_model_len: int | None = Field(
         default=None, description="Context window in tokens; default: the profile's."
@@ -103,8 +103,19 @@ class Settings(BaseSettings):
     limit_mm_per_prompt_image: int = Field(
         default=10, description="Most images in one prompt (vLLM limit_mm_per_prompt['image'])."
     )
-    max_answer_tokens: int = Field(
-        default=1024, description="Tokens reserved for, and at most generated in, an answer."
+    max_answer_tokens: int | None = Field(
+        default=None,
+        description="Tokens reserved for, and at most generated in, an answer; default: the "
+        "profile's (cpu 384, scout 1024).",
+    )
+    temperature: float | None = Field(
+        default=None, description="vLLM sampling temperature; default: the profile's (0, greedy)."
+    )
+    repetition_penalty: float | None = Field(
+        default=None, description="vLLM repetition_penalty; default: the profile's (cpu 1.05)."
+    )
+    frequency_penalty: float | None = Field(
+        default=None, description="vLLM frequency_penalty; default: the profile's (0)."
     )
     report_map_reduce_factor: float = Field(
         default=4.0,

@@ -28,8 +28,8 @@ def corpus_pdfs() -> Path:
 
 @pytest.fixture(scope="session")
 def engine_data_dir(request, tmp_path_factory) -> Path:
-    """A data folder for the engine tests whose built models (tiny-llama4, cpu-demo: ~400 MB,
-    ~30 s to make) survive between runs in pytest's cache folder."""
+    """A data folder for the engine tests whose built models (tiny-llama4, cpu-demo, cpu: ~4 GB,
+    ~100 s to make) survive between runs in pytest's cache folder."""
     cache = getattr(request.config, "cache", None)  # absent under `-p no:cacheprovider`
     if cache is None:
         return tmp_path_factory.mktemp("docscout-engine")
@@ -85,6 +85,13 @@ def cpu_demo(engine_data_dir, tiny):
     # Depends on `tiny` only for order: vLLM creates its expert-parallel group with the first
     # engine of a process, and only when that one is MoE, so Llama 4 must come first.
     return _vllm_backend(engine_data_dir, "cpu-demo")
+
+
+@pytest.fixture(scope="session")
+def cpu_model(engine_data_dir, tiny):
+    """The `cpu` profile (Qwen2.5-Coder-1.5B-Instruct) on vLLM: converted once per cache folder
+    (~70 s, ~6 GB peak), ~8 GB while loaded. After `tiny`, for the reason given above."""
+    return _vllm_backend(engine_data_dir, "cpu")
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,35 @@ def test_parse_refs_reads_the_parts():
     assert [(r.kind, r.doc) for r in parse_refs("D3; D4 p.2")] == [("doc", 3), ("page", 4)]
     assert [(r.start, r.end) for r in parse_refs("D3 pp.12-p.14")] == [(12, 14)]
     assert parse_refs("just words") == []
+
+
+# -- inferred citations ---------------------------------------------------------------------------
+
+
+def _inference_items() -> list[ContextItem]:
+    contract = Segment(SegmentKind.TEXT, "5. Payment Terms. The Client shall pay each undisputed "
+                       "invoice within thirty (30) days of the invoice date. Late payments bear "
+                       "interest at 1.25% per month.", Locator(page=1), 30)
+    memo = Segment(SegmentKind.TEXT, "Deliveries move to Dock 4 for 30 days while the roof over "
+                   "Building C is replaced.", Locator(page=1), 20)
+    code = Segment(SegmentKind.CODE, "GRACE_DAYS = 3\nDAILY_RATE_CENTS = 25\nLOAN_DAYS = 30\n"
+                   "def late_fee(days):\n    return min(days * 25, 1000)\n",
+                   Locator(path="fees.py", line_start=1, line_end=5), 30)
+    coll = [(_doc("contract.pdf"), [contract]), (_doc("memo.pdf"), [memo]),
+            (_doc("repo", DocumentKind.CODE), [TREE, code])]
+    return list(assemble(coll, "q", Words(), 10**6, max_images=10).items)
+
+
+def test_inferred_citation_goes_to_the_item_that_holds_the_claim():
+    from engine.citations import infer_citations
+
+    items = _inference_items()
+    found = infer_citations("The Client must pay each invoice within 30 days of the invoice "
+                            "date.", items, "When must the client pay an invoice?")
+    assert [(c.document, c.page, c.inferred, c.valid) for c in found] == [
+        ("contract.pdf", 1, True, True)]
+    code = infer_citations("Loans last 30 days; each late day costs 25 cents.", items,
+                           "How long is a loan?")
+    assert [(c.document, c.path) for c in code] == [("repo", "fees.py")]
+    assert infer_citations("It is monthly.", items) == ()
+    assert infer_citations("The fee is 999.", items) == ()  # a figure no item holds

@@ -7,6 +7,7 @@ import json
 
 from engine.context import assemble
 from engine.prompt import (
+    REMINDER,
     SYSTEM_PROMPT,
     context_json,
     prompt_overhead,
@@ -41,7 +42,8 @@ def test_corpus_prefix_is_byte_identical_across_questions():
     two = render_messages(context, "Which files define f3?", _images)
     assert one[0] == two[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert one[1]["content"][:-1] == two[1]["content"][:-1]
-    assert one[1]["content"][-1] == {"type": "text", "text": "Question: What is on page 7?"}
+    assert one[1]["content"][-1] == {"type": "text",
+                                     "text": "Question: What is on page 7?" + REMINDER}
     a, b = json.dumps(one), json.dumps(two)
     question_at = a.index("Question: What")
     assert a[:question_at] == b[:question_at]

@@ -111,10 +111,10 @@ def test_ask_many_batches_every_mode_and_keeps_going_past_a_failure(analyst):
 class _RefusesOne(FakeBackend):
     """Refuses the whole batch when it holds the poisoned question, as a server's 400 does."""
 
-    def generate(self, requests, max_tokens):
+    def generate(self, requests, max_tokens, **options):
         if any("poison" in r[1]["content"][-1]["text"] for r in requests):
             raise EngineError("the model server refused the request (400): bad input")
-        return super().generate(requests, max_tokens)
+        return super().generate(requests, max_tokens, **options)
 
 
 def test_a_request_the_backend_refuses_fails_only_its_question(analyst):

@@ -62,8 +62,8 @@ def test_blank_database_gets_the_orm_schema(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diffs == []
     assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
-    assert {"answers", "originals", "reports"} <= tables
-    assert (journal, fks, version) == ("wal", 1, "0004")
+    assert {"answers", "originals", "reports", "eval_runs"} <= tables
+    assert (journal, fks, version) == ("wal", 1, "0005")
 
 
 def test_save_list_and_search(store):

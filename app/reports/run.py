@@ -43,7 +43,7 @@ class ReportItem:
 
     @property
     def failed(self) -> bool:
-        return self.answer.error is not None
+        return not self.answer.ok  # an error, or stopped (loop, timeout, cancel), or empty
 
 
 @dataclass(frozen=True, slots=True)

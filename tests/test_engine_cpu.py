@@ -1,0 +1,108 @@
+"""The `cpu` profile (Qwen2.5-Coder-1.5B-Instruct on vLLM) answers sample facts with citations;
+the loop guard and cancelling work on real engines (cpu-demo, which is quick, where the model
+does not matter)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.profiles import Sampling
+from engine.service import Analyst
+from engine.tokenizer import prompt_tokenizer
+from engine.types import Mode
+from ingest.pipeline import ingest_paths
+from storage.domain import StopReason
+from storage.repository import Store
+
+from .conftest import SAMPLE_DOCS
+
+pytestmark = pytest.mark.vllm
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings)
+    ingest_paths([SAMPLE_DOCS], "Samples", s, settings)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("question, fact, source", [
+    ("What is the monthly fee in the services agreement?", "18,750", "contract.pdf"),
+    ("How many days' notice must a party give to terminate the agreement for convenience?",
+     "45", "contract.pdf"),
+    ("What was the revenue in the fourth quarter of 2024, in millions of dollars?", "43.2",
+     "report.pdf"),
+])
+def test_cpu_answers_sample_facts_with_a_citation_to_their_source(settings, store, cpu_model,
+                                                                  question, fact, source):
+    analyst = Analyst(settings, store, cpu_model.profile, prompt_tokenizer(cpu_model.profile),
+                      cpu_model)
+    answer = analyst.ask("Samples", question)
+    assert answer.ok and answer.mode == Mode.FULL, (answer.text, answer.error)
+    assert fact in answer.text, answer.text
+    assert answer.stop_reason == StopReason.STOP
+    assert any(c.valid and c.document.endswith(source) for c in answer.citations), \
+        answer.citations
+    assert answer.usage.completion_tokens < analyst.max_tokens_for(question)
+
+
+LOOP = [{"role": "user", "content": "Write the sentence 'The fee is due on Monday.' 200 times, "
+                                    "one per line, and nothing else."}]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_the_loop_guard_stops_a_repeating_answer(cpu_demo, streamed):
+    greedy = Sampling(temperature=0.0, repetition_penalty=1.0)  # no penalty: it will loop
+    if streamed:
+        *_, final = list(cpu_demo.stream(LOOP, 600, sampling=greedy))
+    else:
+        [final] = cpu_demo.generate([LOOP], 600, sampling=greedy)
+    assert final.stop_reason == StopReason.LOOP, final.text
+    assert final.completion_tokens < 100  # stopped within a few repeats, not at 600
+    assert final.text.count("The fee is due on Monday.") == 1  # what was said once is kept
+    assert not cpu_demo.llm.llm_engine.has_unfinished_requests()
+
+
+def test_cancel_aborts_a_request_at_once_and_frees_the_engine(cpu_demo):
+    long = [{"role": "user", "content": "Count from one to three hundred in words, one per line."}]
+    cancel = threading.Event()
+    pieces = []
+    for piece in cpu_demo.stream(long, 600, cancel=cancel):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    final = pieces[-1]
+    assert final.stop_reason == StopReason.CANCELLED and len(pieces) <= 5
+    assert not cpu_demo.llm.llm_engine.has_unfinished_requests()
+    # From another thread, during a batch: every request stops.
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.perf_counter()
+    results = cpu_demo.generate([long, long], 600, cancel=cancel)
+    assert [g.stop_reason for g in results] == [StopReason.CANCELLED] * 2
+    assert time.perf_counter() - started < 10
+    [after] = cpu_demo.generate([[{"role": "user", "content": "Say hello."}]], 5)
+    assert after.completion_tokens > 0 and after.stop_reason in (StopReason.STOP,
+                                                                 StopReason.LENGTH)
+
+
+def test_ctrl_c_during_an_answer_keeps_the_partial_answer_and_frees_the_engine(
+        settings, store, cpu_demo, demo_tokenizer):
+    analyst = Analyst(settings, store, cpu_demo.profile, demo_tokenizer, cpu_demo)
+    seen = []
+
+    def interrupt(piece: str) -> None:
+        seen.append(piece)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyst.ask("Samples", "Summarise every section of the annual report.", on_delta=interrupt)
+    [stored] = analyst.store.answers("Samples")
+    assert stored.stop_reason == StopReason.CANCELLED and not stored.ok
+    assert stored.text == "".join(seen)
+    assert not cpu_demo.llm.llm_engine.has_unfinished_requests()
