@@ -307,6 +307,49 @@ def infer_citations(answer_text: str, items: Sequence[ContextItem],
     return tuple(dict.fromkeys(replace(c, inferred=True) for c in found))
 
 
+def confirm_citations(citations: Sequence[Citation], answer_text: str,
+                      items: Sequence[ContextItem]) -> tuple[Citation, ...]:
+    """The model's citations, checked against the claim: when the answer states figures or quoted
+    phrases that some item of the prompt holds, but none of the items its valid citations name
+    holds any of them, those citations are marked invalid. Small models copy a label they saw
+    rather than the one above the passage they used ([D4 p.1] for a memo that is D6), and a
+    citation to a page that does not hold the claim misleads more than none. When one cited item
+    holds the claim, every citation stays as it is (a sentence may cite other pages for its other
+    parts); an answer without such terms keeps its citations too."""
+    claim = re.sub(r"\[[^\]]*\]", " ", answer_text)
+    terms = answer_terms(claim)
+    figures = {t.replace(",", "") for t in terms if _NUMBER.fullmatch(t)}
+    phrases = [t.lower() for t in terms if not _NUMBER.fullmatch(t)]
+
+    def holds(item: ContextItem) -> bool:
+        text = item.segment.text
+        return bool(figures & _numbers(text)) or any(p in text.lower() for p in phrases)
+
+    readable = [i for i in items if i.segment.kind != SegmentKind.IMAGE and i.segment.text]
+    if not terms or not any(holds(i) for i in readable):
+        return tuple(citations)
+    named = [i for i in readable if any(c.valid and _names_item(c, i) for c in citations)]
+    if any(holds(i) for i in named):
+        return tuple(citations)
+    return tuple(replace(c, valid=False) if c.valid else c for c in citations)
+
+
+def _names_item(citation: Citation, item: ContextItem) -> bool:
+    """Whether a resolved citation points at this item (its page, or lines of its file)."""
+    if citation.document != item.document.source:
+        return False
+    loc = item.segment.locator
+    if citation.page is not None:
+        return citation.page == loc.page
+    if citation.path is not None and citation.path != ".":
+        if citation.path != loc.path:
+            return False
+        if citation.line_start is None or loc.line_start is None:
+            return True
+        return citation.line_start <= loc.line_end and citation.line_end >= loc.line_start
+    return citation.path is None and loc.page is None
+
+
 def _resolve(label: str, ref: Ref, index: _Index) -> list[Citation]:
     if ref.kind == "file":
         return [_resolve_file(label, ref, index)]

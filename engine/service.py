@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from threading import Event
 
 from engine.backends import Backend, Generation
-from engine.citations import infer_citations, parse_citations
+from engine.citations import confirm_citations, infer_citations, parse_citations
 from engine.context import assemble, windows
 from engine.grounding import not_found_text, unsupported
 from engine.profiles import EngineError, ModelProfile, ensure_model, resolve_profile
@@ -40,7 +40,7 @@ _FACT_START = re.compile(
     r"were|does|do|did|has|have|can|on what|in what|by how much)\b", re.IGNORECASE)
 _OPEN_ENDED = re.compile(
     r"\b(?:summar\w*|list|explain\w*|describe|compare|comparison|why|how (?:does|do|did|is|are|"
-    r"to)|walk|overview|all|every|each|detail\w*|steps|discuss|analy[sz]e|risks?|outline)\b",
+    r"to)|walk|overview|every|detail\w*|steps|discuss|analy[sz]e|risks?|outline)\b",
     re.IGNORECASE)
 
 
@@ -299,12 +299,14 @@ class Analyst:
         reason = StopReason.ERROR if generation.error else generation.stop_reason
         error = generation.error or STOP_MESSAGES.get(reason)
         text = generation.text
-        own = parse_citations(text, context.items)
-        citations = own or infer_citations(text, context.items, question)
+        found = infer_citations(text, context.items, question)
+        own = confirm_citations(parse_citations(text, context.items), text, context.items)
+        # The model's own citations when one of them holds the claim; else DocScout's, beside
+        # the model's (which are then flagged).
+        citations = own if any(c.valid for c in own) else (*own, *found)
         if error is None and text.strip():
             # Check the answer against the passages it rests on (engine.grounding); an answer
             # about something else than the question says so instead.
-            found = infer_citations(text, context.items, question)
             missing = unsupported(question, text, context.items, (*own, *found))
             if missing is not None:
                 text = not_found_text(text, missing)

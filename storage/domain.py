@@ -223,7 +223,9 @@ class Citation:
     path: str | None = None
     line_start: int | None = None
     line_end: int | None = None
-    valid: bool = False  # True only when it points at a segment that was in the prompt
+    # True only when it points at a segment that was in the prompt and, when the answer states
+    # figures that some segment holds, at one holding them (engine.citations.confirm_citations).
+    valid: bool = False
     # True when the model cited nothing and DocScout found the answer's figures in this item:
     # shown as "found by DocScout", never as the model's own citation.
     inferred: bool = False

@@ -247,3 +247,16 @@ def test_inferred_citation_goes_to_the_item_that_holds_the_claim():
     assert [(c.document, c.path) for c in code] == [("repo", "fees.py")]
     assert infer_citations("It is monthly.", items) == ()
     assert infer_citations("The fee is 999.", items) == ()  # a figure no item holds
+
+
+def test_a_citation_to_a_page_without_the_claim_is_flagged():
+    from engine.citations import confirm_citations
+
+    items = _inference_items()
+    wrong = "Late payments bear interest at 1.25% per month [D2 p.1]."  # D2 is the memo
+    [memo] = confirm_citations(parse_citations(wrong, items), wrong, items)
+    assert memo.document == "memo.pdf" and not memo.valid
+    right = "Late payments bear interest at 1.25% per month [D1 p.1]; see also [D2 p.1]."
+    assert all(c.valid for c in confirm_citations(parse_citations(right, items), right, items))
+    wordy = "The memo explains the roof work [D2 p.1]."  # no figure to check: left alone
+    assert confirm_citations(parse_citations(wordy, items), wordy, items)[0].valid

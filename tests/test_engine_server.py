@@ -9,14 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
 import pytest
 
 from engine.backends import Generation
-from engine.profiles import EngineError
+from engine.profiles import EngineError, Sampling
 from engine.remote import RemoteBackend
+from storage.domain import StopReason
 
 pytestmark = pytest.mark.vllm
 START_TIMEOUT_S = 420
@@ -89,3 +91,39 @@ def test_unreachable_server_is_a_clear_error():
                             model="cpu-demo")
     with pytest.raises(EngineError, match="unreachable"):
         backend.generate([[{"role": "user", "content": "hi"}]], max_tokens=4)
+
+
+def _running(server: str) -> float:
+    """vLLM's gauge of requests being processed, from the server's Prometheus metrics."""
+    with urllib.request.urlopen(server.removesuffix("/v1") + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:num_requests_running"))
+
+
+def _until_idle(server: str, within_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if _running(server) == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_loop_guard_and_cancel_abort_the_request_on_the_server(server):
+    backend = RemoteBackend(server, None, timeout_s=120)
+    loop = [{"role": "user", "content": "Write the sentence 'The fee is due on Monday.' 200 "
+                                        "times, one per line, and nothing else."}]
+    *_, looped = list(backend.stream(loop, 600, sampling=Sampling(repetition_penalty=1.0)))
+    assert looped.stop_reason == StopReason.LOOP and looped.completion_tokens < 100
+    assert looped.text.count("The fee is due on Monday.") == 1
+    assert _until_idle(server)  # the closed stream aborted the request on the server
+    cancel = threading.Event()
+    count = [{"role": "user", "content": "Count from one to three hundred in words."}]
+    pieces = []
+    for piece in backend.stream(count, 600, cancel=cancel):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    assert pieces[-1].stop_reason == StopReason.CANCELLED and len(pieces) <= 5
+    assert _until_idle(server)
