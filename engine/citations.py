@@ -249,25 +249,20 @@ def _words(text: str) -> set[str]:
     return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in STOPWORDS}
 
 
-def infer_citations(answer_text: str, items: Sequence[ContextItem],
-                    question: str = "") -> tuple[Citation, ...]:
-    """The prompt items (text and code) that hold the answer's claim, best first, each labelled
-    as it was in the prompt and marked inferred.
-
-    An item must hold at least one of the answer's figures or quoted phrases (when it has any;
-    otherwise two and at least a third of its distinctive words). Items are ranked by the figures and phrases they
-    hold (weight 3 each) plus the answer's words they hold, each word weighted by how rare it is
-    among the items (so "fee" counts little in a collection about fees), plus half that for the
-    question's words; the best is kept, and others only when they score close to it and add a
-    figure the best one lacks. So a figure that occurs in many places is sourced to the item
-    whose wording matches the claim, not to every item that shares the number."""
+def _claim_scores(answer_text: str, items: Sequence[ContextItem], question: str
+                  ) -> list[tuple[float, int, ContextItem, set[str]]]:
+    """How well each readable item holds the answer's claim, best first (see infer_citations);
+    only items that hold at least one of its figures or phrases (or, without any, enough of its
+    words)."""
     claim = re.sub(r"\[[^\]]*\]", " ", answer_text)
-    figures = {n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n)}
+    asked = _numbers(question)  # a year in the question is not the answer's claim
+    figures = {n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n)} - asked
+    minor = {n for n in _numbers(claim) if len(n) == 2} - asked - figures  # "30 days", "45"
     phrases = [t for t in answer_terms(claim) if not _NUMBER.fullmatch(t)]
     claim_words = _words(claim)
     question_words = _words(question) - claim_words
     if not figures and not phrases and not claim_words:
-        return ()
+        return []
     readable = [(n, item) for n, item in enumerate(items)
                 if item.segment.kind != SegmentKind.IMAGE and item.segment.text]
     word_sets = {n: _words(item.segment.text) for n, item in readable}
@@ -280,7 +275,8 @@ def infer_citations(answer_text: str, items: Sequence[ContextItem],
     scored = []
     for n, item in readable:
         text = item.segment.text
-        held = figures & _numbers(text)
+        numbers = _numbers(text)
+        held = figures & numbers
         held_phrases = [p for p in phrases if p.lower() in text.lower()]
         words = claim_words & word_sets[n]
         if figures or phrases:
@@ -288,13 +284,30 @@ def infer_citations(answer_text: str, items: Sequence[ContextItem],
                 continue
         elif len(words) < max(2, len(claim_words) / 3):
             continue
-        score = (3.0 * (len(held) + len(held_phrases))
+        score = (3.0 * (len(held) + len(held_phrases)) + len(minor & numbers)
                  + sum(rarity(w) for w in words)
                  + 0.5 * sum(rarity(w) for w in question_words & word_sets[n]))
         scored.append((score, n, item, held))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return scored
+
+
+def infer_citations(answer_text: str, items: Sequence[ContextItem],
+                    question: str = "") -> tuple[Citation, ...]:
+    """The prompt items (text and code) that hold the answer's claim, best first, each labelled
+    as it was in the prompt and marked inferred.
+
+    An item must hold at least one of the answer's figures (numbers of 3+ characters that the
+    question does not already hold) or quoted phrases, when it has any; otherwise two and at
+    least a third of its distinctive words. Items are ranked by the figures and phrases they hold
+    (weight 3 each), its two-digit numbers (1 each), the answer's words they hold, each weighted
+    by how rare it is among the items (so "fee" counts little in a collection about fees), and
+    half that for the question's words; the best is kept, and others only when they score close
+    to it and add a figure the best one lacks. So a figure that occurs in many places is sourced
+    to the item whose wording matches the claim, not to every item that shares the number."""
+    scored = _claim_scores(answer_text, items, question)
     if not scored:
         return ()
-    scored.sort(key=lambda s: (-s[0], s[1]))
     best_score, _, best_item, covered = scored[0]
     chosen = [best_item]
     for score, _, item, held in scored[1:]:
@@ -308,28 +321,20 @@ def infer_citations(answer_text: str, items: Sequence[ContextItem],
 
 
 def confirm_citations(citations: Sequence[Citation], answer_text: str,
-                      items: Sequence[ContextItem]) -> tuple[Citation, ...]:
-    """The model's citations, checked against the claim: when the answer states figures or quoted
-    phrases that some item of the prompt holds, but none of the items its valid citations name
-    holds any of them, those citations are marked invalid. Small models copy a label they saw
-    rather than the one above the passage they used ([D4 p.1] for a memo that is D6), and a
-    citation to a page that does not hold the claim misleads more than none. When one cited item
-    holds the claim, every citation stays as it is (a sentence may cite other pages for its other
-    parts); an answer without such terms keeps its citations too."""
-    claim = re.sub(r"\[[^\]]*\]", " ", answer_text)
-    terms = answer_terms(claim)
-    figures = {t.replace(",", "") for t in terms if _NUMBER.fullmatch(t)}
-    phrases = [t.lower() for t in terms if not _NUMBER.fullmatch(t)]
-
-    def holds(item: ContextItem) -> bool:
-        text = item.segment.text
-        return bool(figures & _numbers(text)) or any(p in text.lower() for p in phrases)
-
-    readable = [i for i in items if i.segment.kind != SegmentKind.IMAGE and i.segment.text]
-    if not terms or not any(holds(i) for i in readable):
+                      items: Sequence[ContextItem], question: str = "") -> tuple[Citation, ...]:
+    """The model's citations, checked against the claim: when the items its valid citations
+    name hold the claim (scored as in infer_citations) clearly worse than the item that holds it
+    best, those citations are marked invalid. Small models copy a label they saw rather than the
+    one above the passage they used ([D4 p.1] for a memo that is D6), and a citation to a page
+    that does not hold the claim misleads more than none. When a cited item holds the claim about
+    as well as the best one, every citation stays as it is (a sentence may cite other pages for
+    its other parts); so does an answer with nothing to score."""
+    scored = _claim_scores(answer_text, items, question)
+    if not scored:
         return tuple(citations)
-    named = [i for i in readable if any(c.valid and _names_item(c, i) for c in citations)]
-    if any(holds(i) for i in named):
+    cited = [score for score, _, item, _ in scored
+             if any(c.valid and _names_item(c, item) for c in citations)]
+    if cited and cited[0] >= NEAR_BEST * scored[0][0]:
         return tuple(citations)
     return tuple(replace(c, valid=False) if c.valid else c for c in citations)
 

@@ -300,7 +300,8 @@ class Analyst:
         error = generation.error or STOP_MESSAGES.get(reason)
         text = generation.text
         found = infer_citations(text, context.items, question)
-        own = confirm_citations(parse_citations(text, context.items), text, context.items)
+        own = confirm_citations(parse_citations(text, context.items), text, context.items,
+                                question)
         # The model's own citations when one of them holds the claim; else DocScout's, beside
         # the model's (which are then flagged).
         citations = own if any(c.valid for c in own) else (*own, *found)
