@@ -50,8 +50,10 @@ def test_cpu_answers_sample_facts_with_a_citation_to_their_source(settings, stor
     assert answer.usage.completion_tokens < analyst.max_tokens_for(question)
 
 
-LOOP = [{"role": "user", "content": "Write the sentence 'The fee is due on Monday.' 200 times, "
-                                    "one per line, and nothing else."}]
+# A small model at greedy decoding copies such a list on and on (asked to "repeat a line 50
+# times", SmolLM2 writes it once).
+LOOP = [{"role": "user", "content": "The fee is due on Monday.\n" * 12
+         + "\nContinue the list above exactly."}]
 
 
 @pytest.mark.parametrize("streamed", [False, True])
@@ -79,10 +81,12 @@ def test_cancel_aborts_a_request_at_once_and_frees_the_engine(cpu_demo):
     assert final.stop_reason == StopReason.CANCELLED and len(pieces) <= 5
     assert not cpu_demo.llm.llm_engine.has_unfinished_requests()
     # From another thread, during a batch: every request stops.
+    essay = [{"role": "user", "content": "Write a detailed essay of 2000 words on the history "
+                                         "of public libraries."}]
     cancel = threading.Event()
     threading.Timer(1.0, cancel.set).start()
     started = time.perf_counter()
-    results = cpu_demo.generate([long, long], 600, cancel=cancel)
+    results = cpu_demo.generate([essay, essay], 600, cancel=cancel)
     assert [g.stop_reason for g in results] == [StopReason.CANCELLED] * 2
     assert time.perf_counter() - started < 10
     [after] = cpu_demo.generate([[{"role": "user", "content": "Say hello."}]], 5)

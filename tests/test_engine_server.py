@@ -112,8 +112,8 @@ def _until_idle(server: str, within_s: float = 5.0) -> bool:
 
 def test_loop_guard_and_cancel_abort_the_request_on_the_server(server):
     backend = RemoteBackend(server, None, timeout_s=120)
-    loop = [{"role": "user", "content": "Write the sentence 'The fee is due on Monday.' 200 "
-                                        "times, one per line, and nothing else."}]
+    loop = [{"role": "user", "content": "The fee is due on Monday.\n" * 12
+             + "\nContinue the list above exactly."}]
     *_, looped = list(backend.stream(loop, 600, sampling=Sampling(repetition_penalty=1.0)))
     assert looped.stop_reason == StopReason.LOOP and looped.completion_tokens < 100
     assert looped.text.count("The fee is due on Monday.") == 1

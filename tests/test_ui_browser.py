@@ -1,5 +1,5 @@
 """The web UI end to end in a real browser: the app as `docscout ui` serves it, the real CPU
-engine (cpu-demo on vLLM), Debian's chromium driven by Playwright. Upload a PDF, ask, watch the
+engine (`cpu`, the default CPU model, on vLLM), Debian's chromium driven by Playwright. Upload a PDF, ask, watch the
 answer stream in, open a citation's page preview, see it in the history.
 
 Screenshots of every page go to test-artifacts/screenshots/ (the test prints the folder).
@@ -71,7 +71,7 @@ def app_url(tmp_path_factory, shared_models_dir):
     port = _free_port()
     env = {**os.environ,
            "DOCSCOUT_DATA_DIR": str(tmp_path_factory.mktemp("ui-data")),
-           "DOCSCOUT_MODEL_PROFILE": "cpu-demo",
+           "DOCSCOUT_MODEL_PROFILE": "cpu",
            "DOCSCOUT_MODELS_DIR": str(shared_models_dir),
            "DOCSCOUT_REQUEST_TIMEOUT_S": "240"}
     log = tmp_path_factory.mktemp("ui-log") / "streamlit.log"
@@ -137,10 +137,10 @@ def test_upload_ask_stream_cite_preview_and_history(page, app_url):
     # A question whose answer runs to a few dozen tokens, so that it visibly streams.
     box.fill("What is the monthly fee, and what happens when a payment is late?")
     box.press("Enter")
-    page.get_by_text("mode · cpu-demo").wait_for(timeout=ANSWER_S * 1000)
+    page.get_by_text("mode · cpu ·").wait_for(timeout=ANSWER_S * 1000)
     answer = page.locator('[data-testid="stChatMessage"]').last
     final = answer.locator('[data-testid="stMarkdownContainer"]').first.inner_text()
-    assert "18,750" in final  # the contract's fee; the small model states it reliably
+    assert "18,750" in final  # the contract's fee
     # What the page showed while the answer came in. Deltas reach the browser only as often as
     # Streamlit flushes, so a short answer may land in one piece: printed, not asserted (the
     # delta-by-delta path is asserted in tests/test_ui.py and the engine's streaming tests).
