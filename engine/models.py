@@ -27,6 +27,8 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.profiles import EngineError, prepare_transformers
@@ -58,6 +60,18 @@ def _publish(tmp: Path, target: Path, kind: str, version: int) -> None:
 def _staging(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+
+
+@contextmanager
+def _building(target: Path, kind: str, version: int) -> Iterator[Path]:
+    """A staging folder beside `target`, renamed into place (with its stamp) when the block
+    ends without an error, and removed either way."""
+    tmp = _staging(target)
+    try:
+        yield tmp
+        _publish(tmp, target, kind, version)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- tiny-llama4 -------------------------------------------------------------------------------
@@ -166,8 +180,7 @@ def build_tiny_llama4(target: Path) -> Path:
 
     tokenizer, meta = _llama4_tokenizer()
     config, eos = _tiny_llama4_config(meta)
-    tmp = _staging(target)
-    try:
+    with _building(target, "tiny-llama4", TINY_LLAMA4_VERSION) as tmp:
         torch.manual_seed(0)
         model = Llama4ForConditionalGeneration(config)
         for param in model.parameters():  # bf16 weights; complex rotary buffers stay as they are
@@ -192,9 +205,6 @@ def build_tiny_llama4(target: Path) -> Path:
         processor.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         del model
-        _publish(tmp, target, "tiny-llama4", TINY_LLAMA4_VERSION)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -232,12 +242,8 @@ def prepare_cpu_demo(target: Path) -> Path:
     if _is_built(target, "cpu-demo", CPU_DEMO_VERSION):
         return target
     gguf_file = smollm2_gguf()
-    tmp = _staging(target)
-    try:
+    with _building(target, "cpu-demo", CPU_DEMO_VERSION) as tmp:
         _convert_gguf(gguf_file, tmp)
-        _publish(tmp, target, "cpu-demo", CPU_DEMO_VERSION)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -308,14 +314,10 @@ def prepare_cpu(target: Path) -> Path:
     if _is_built(target, "cpu", CPU_VERSION):
         return target
     parts = cpu_model_parts()
-    tmp = _staging(target)
-    try:
+    with _building(target, "cpu", CPU_VERSION) as tmp:
         gguf_file = join_cpu_gguf(parts, tmp / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
         _convert_gguf(gguf_file, tmp)
         gguf_file.unlink()
-        _publish(tmp, target, "cpu", CPU_VERSION)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

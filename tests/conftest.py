@@ -26,6 +26,18 @@ def corpus_pdfs() -> Path:
     return folder
 
 
+@pytest.fixture
+def samples_store(settings):
+    """A Store holding all of sample_docs/ as the collection "Samples"."""
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS], "Samples", store, settings)
+    yield store
+    store.close()
+
+
 @pytest.fixture(scope="session")
 def engine_data_dir(request, tmp_path_factory) -> Path:
     """A data folder for the engine tests whose built models (tiny-llama4, cpu-demo, cpu: ~4 GB,

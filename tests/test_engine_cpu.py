@@ -13,21 +13,14 @@ from engine.profiles import Sampling
 from engine.service import Analyst
 from engine.tokenizer import prompt_tokenizer
 from engine.types import Mode
-from ingest.pipeline import ingest_paths
 from storage.domain import StopReason
-from storage.repository import Store
-
-from .conftest import SAMPLE_DOCS
 
 pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture
-def store(settings):
-    s = Store(settings)
-    ingest_paths([SAMPLE_DOCS], "Samples", s, settings)
-    yield s
-    s.close()
+def store(samples_store):
+    return samples_store
 
 
 @pytest.mark.parametrize("question, fact, source", [

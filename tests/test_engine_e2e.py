@@ -7,20 +7,13 @@ import pytest
 
 from engine.service import Analyst
 from engine.types import Mode
-from ingest.pipeline import ingest_paths
-from storage.repository import Store
-
-from .conftest import SAMPLE_DOCS
 
 pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture
-def store(settings):
-    s = Store(settings)
-    ingest_paths([SAMPLE_DOCS], "Samples", s, settings)
-    yield s
-    s.close()
+def store(samples_store):
+    return samples_store
 
 
 def _analyst(settings, store, backend, tokenizer) -> Analyst:

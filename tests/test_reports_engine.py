@@ -9,9 +9,7 @@ import pytest
 
 from app.reports import FILES, create_report, load_spec, parse_spec, write_report
 from engine.service import Analyst
-from ingest.pipeline import ingest_paths
 from storage.domain import ReportStatus
-from storage.repository import Store
 
 from .conftest import SAMPLE_DOCS
 
@@ -26,11 +24,8 @@ CITING = """\
 
 
 @pytest.fixture
-def store(settings):
-    s = Store(settings)
-    ingest_paths([SAMPLE_DOCS], "Samples", s, settings)
-    yield s
-    s.close()
+def store(samples_store):
+    return samples_store
 
 
 def test_a_report_over_sample_docs_in_three_formats(settings, store, cpu_demo, demo_tokenizer,
