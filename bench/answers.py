@@ -142,7 +142,8 @@ def _speed(run: dict) -> None:
               f"(cached share median {cached[len(cached) // 2]:.1%})")
     if decode:
         decode.sort()
-        print(f"   decode median {decode[len(decode) // 2]:.1f} tokens/s over {len(decode)} answers")
+        print(f"   decode median {decode[len(decode) // 2]:.1f} tokens/s over {len(decode)} "
+              "answers")
 
 
 def _mmlb_table(run: dict) -> None:

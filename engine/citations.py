@@ -305,7 +305,10 @@ def infer_citations(answer_text: str, items: Sequence[ContextItem],
     half that for the question's words; the best is kept, and others only when they score close
     to it and add a figure the best one lacks. So a figure that occurs in many places is sourced
     to the item whose wording matches the claim, not to every item that shares the number."""
-    scored = _claim_scores(answer_text, items, question)
+    return _inferred(_claim_scores(answer_text, items, question), items)
+
+
+def _inferred(scored: list, items: Sequence[ContextItem]) -> tuple[Citation, ...]:
     if not scored:
         return ()
     best_score, _, best_item, covered = scored[0]
@@ -329,17 +332,28 @@ def confirm_citations(citations: Sequence[Citation], answer_text: str,
     that does not hold the claim misleads more than none. When a cited item holds the claim about
     as well as the best one, every citation stays as it is (a sentence may cite other pages for
     its other parts); so does an answer with nothing to score."""
-    scored = _claim_scores(answer_text, items, question)
+    return _confirmed(citations, _claim_scores(answer_text, items, question))
+
+
+def _confirmed(citations: Sequence[Citation], scored: list) -> tuple[Citation, ...]:
     if not scored:
         return tuple(citations)
     cited = [score for score, _, item, _ in scored
-             if any(c.valid and _names_item(c, item) for c in citations)]
+             if any(c.valid and cites_item(c, item) for c in citations)]
     if cited and cited[0] >= NEAR_BEST * scored[0][0]:
         return tuple(citations)
     return tuple(replace(c, valid=False) if c.valid else c for c in citations)
 
 
-def _names_item(citation: Citation, item: ContextItem) -> bool:
+def answer_citations(answer_text: str, items: Sequence[ContextItem], question: str = ""
+                     ) -> tuple[tuple[Citation, ...], tuple[Citation, ...]]:
+    """The answer's own citations, parsed and confirmed, and the ones DocScout infers for it,
+    from one scoring of the claim against the items."""
+    scored = _claim_scores(answer_text, items, question)
+    return (_confirmed(parse_citations(answer_text, items), scored), _inferred(scored, items))
+
+
+def cites_item(citation: Citation, item: ContextItem) -> bool:
     """Whether a resolved citation points at this item (its page, or lines of its file)."""
     if citation.document != item.document.source:
         return False

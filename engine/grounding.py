@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from engine.citations import STOPWORDS, answer_terms
+from engine.citations import STOPWORDS, answer_terms, cites_item
 from engine.types import Citation, ContextItem
 
 MIN_COVERAGE = 0.5
@@ -70,24 +70,13 @@ def _item_terms(item: ContextItem) -> set[str]:
     return _terms(f"{item.segment.text} {item.document.title} {name}")
 
 
-def _supports(citation: Citation, item: ContextItem) -> bool:
-    if not citation.valid or citation.document != item.document.source:
-        return False
-    loc = item.segment.locator
-    if citation.page is not None:
-        return citation.page == loc.page
-    if citation.path is not None and citation.path != ".":
-        return citation.path == loc.path
-    return False
-
-
 def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
                 citations: Sequence[Citation]) -> list[str] | None:
     """The question's distinctive words that the items the answer rests on never mention, when
     too many are missing (the answer is then not about what was asked); else None."""
     if says_not_found(answer_text):
         return None
-    support = [item for item in items if any(_supports(c, item) for c in citations)]
+    support = [item for item in items if any(c.valid and cites_item(c, item) for c in citations)]
     if not support:
         # Nothing holds the answer's figures or phrases: unsupported. Nothing to check: unknown.
         return ["(no passage holds the answer's figures)"] if answer_terms(answer_text) else None
@@ -103,7 +92,8 @@ def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
 def not_found_text(answer_text: str, missing: Sequence[str]) -> str:
     """What the user sees instead of an unsupported answer: it says so, and keeps the draft."""
     words = ", ".join(f"'{w}'" for w in missing[:6])
-    why = (f"the passages the answer relies on do not mention {words}" if not missing[0].startswith("(")
-           else "no passage the model read holds the figures of its answer")
+    why = ("no passage the model read holds the figures of its answer"
+           if missing[0].startswith("(") else
+           f"the passages the answer relies on do not mention {words}")
     return (f"{NOT_FOUND_LEAD}: {why}.\n\nThe model's draft, not supported by the documents: "
             f"{answer_text.strip()}")

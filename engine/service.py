@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from threading import Event
 
 from engine.backends import Backend, Generation
-from engine.citations import confirm_citations, infer_citations, parse_citations
+from engine.citations import answer_citations
 from engine.context import assemble, windows
 from engine.grounding import not_found_text, unsupported
 from engine.profiles import EngineError, ModelProfile, ensure_model, resolve_profile
@@ -299,9 +299,7 @@ class Analyst:
         reason = StopReason.ERROR if generation.error else generation.stop_reason
         error = generation.error or STOP_MESSAGES.get(reason)
         text = generation.text
-        found = infer_citations(text, context.items, question)
-        own = confirm_citations(parse_citations(text, context.items), text, context.items,
-                                question)
+        own, found = answer_citations(text, context.items, question)
         # The model's own citations when one of them holds the claim; else DocScout's, beside
         # the model's (which are then flagged).
         citations = own if any(c.valid for c in own) else (*own, *found)
