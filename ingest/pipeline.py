@@ -104,7 +104,7 @@ def ingest_paths(
     for item in _plan(paths, settings):
         if isinstance(item, Outcome):
             early.append(item)
-        elif (stored := store.find_by_sha256(collection, item.sha256)) is not None:
+        elif (stored := store.find_by_sha256(collection, item.sha256, PARSER_VERSION)):
             early.append(Outcome(item.name, Status.UNCHANGED, stored.kind, document=stored,
                                  note=f"same content as {stored.source}"))
         elif item.sha256 in batch:

@@ -160,8 +160,11 @@ class Store:
             )
             return [_document(r, collection) for r in rows]
 
-    def find_by_sha256(self, collection: str, sha256: str) -> Document | None:
-        """A readable (ok or partial) document with these bytes, if the collection has one."""
+    def find_by_sha256(self, collection: str, sha256: str, parser_version: int
+                       ) -> Document | None:
+        """A readable (ok or partial) document with these bytes, read by this parser version, if
+        the collection has one. A document an older parser read does not count: a parser fix
+        re-reads stored files on the next ingest."""
         with self._sessions() as session:
             row = session.scalar(
                 select(DocumentRow)
@@ -169,6 +172,7 @@ class Store:
                 .where(
                     CollectionRow.name == collection,
                     DocumentRow.sha256 == sha256,
+                    DocumentRow.parser_version == parser_version,
                     DocumentRow.status != Status.FAILED.value,
                 )
                 .limit(1)

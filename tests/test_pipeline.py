@@ -127,6 +127,20 @@ def test_changed_file_replaces_and_failed_version_keeps_the_old(tmp_path, store,
     assert "second" in store.segments("c", "report.pdf")[0].text
 
 
+def test_a_parser_version_bump_rereads_stored_files(tmp_path, store, settings, monkeypatch):
+    path = tmp_path / "report.pdf"
+    path.write_bytes(_pdf_bytes("Revenue was 12 million."))
+    ingest_paths([path], "c", store, settings)
+    [same] = ingest_paths([path], "c", store, settings)
+    assert same.status == Status.UNCHANGED
+    monkeypatch.setattr(pipeline, "PARSER_VERSION", pipeline.PARSER_VERSION + 1)
+    [again] = ingest_paths([path], "c", store, settings)
+    assert again.status == Status.OK and again.note == "replaced an older version"
+    assert [d.source for d in store.documents("c")] == ["report.pdf"]
+    [after] = ingest_paths([path], "c", store, settings)
+    assert after.status == Status.UNCHANGED
+
+
 def test_legal_archive_members_become_documents(tmp_path, store, settings):
     archive = tmp_path / "legal.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -75,7 +75,7 @@ def test_save_list_and_search(store):
     assert hits[0].ordinal == 0
     [(doc, segments)] = store.collection_segments("c")
     assert doc.source == "a.pdf" and [s.text for s in segments] == ["quarterly revenue grew"]
-    assert store.find_by_sha256("c", "a" * 64).source == "a.pdf"
+    assert store.find_by_sha256("c", "a" * 64, 1).source == "a.pdf"
     info = store.collections()[0]
     assert (info.name, info.documents, info.text_tokens) == ("c", 1, 3)
 
@@ -97,7 +97,7 @@ def test_failed_version_never_replaces_a_readable_one(store):
     assert store.documents("c")[0].status == Status.OK
     assert store.save("c", ParsedDocument.failed(source="b.pdf", kind=DocumentKind.PDF,
                                                  sha256="d" * 64, error="x"), 1) == SaveResult.STORED
-    assert store.find_by_sha256("c", "d" * 64) is None  # failed documents never count as stored
+    assert store.find_by_sha256("c", "d" * 64, 1) is None  # failed documents never count as stored
 
 
 def test_images_stored_once_and_dropped_with_their_last_document(store):
