@@ -93,6 +93,11 @@ class ModelProfile:
 
 @lru_cache(maxsize=1)
 def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU. A machine without NVIDIA's device files (or WSL's GPU
+    device) answers at once, without importing torch (seconds), so resolving a profile on a CPU
+    machine stays cheap."""
+    if not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/dxg").exists():
+        return False
     import torch
 
     return bool(torch.cuda.is_available())
