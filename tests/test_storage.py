@@ -192,3 +192,53 @@ def test_reports_are_kept_listed_fetched_and_deleted(store):
     assert store.reports() == [] and store.report(second.id) is None
     with pytest.raises(StorageError, match="no collection"):
         store.reports("d")
+
+
+def test_migrate_from_the_original_schema_keeps_the_data(settings):
+    """A data folder made by the first release (schema 0001, plus an answer saved under 0004)
+    opens with today's Store: nothing lost, search and replacement still work."""
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine, "0001")
+    png = _image(b"old chart")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO collections (id, name, created_at) "
+                          "VALUES (1, 'old', '2026-01-02 03:04:05')"))
+        conn.execute(text(
+            "INSERT INTO documents (id, collection_id, source, kind, sha256, title, status, error,"
+            " pages, files, text_tokens, image_tokens, size_bytes, parser_version, created_at)"
+            " VALUES (7, 1, 'q3.pdf', 'pdf', :sha, 'Q3 report', 'ok', NULL, 1, NULL, 4, 147, 10,"
+            " 1, '2026-01-02 03:04:05')"), {"sha": "e" * 64})
+        conn.execute(text("INSERT INTO images (sha256, width, height, mime, tokens, data) "
+                          "VALUES (:sha, 10, 10, 'image/png', 147, :data)"),
+                     {"sha": png.sha256, "data": png.data})
+        conn.execute(text(
+            "INSERT INTO segments (document_id, ordinal, kind, text, page, tokens, image_sha256)"
+            " VALUES (7, 0, 'text', 'quarterly revenue grew sharply', 1, 4, NULL),"
+            " (7, 1, 'image', '', 1, 147, :sha)"), {"sha": png.sha256})
+    migrate(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO answers (collection_id, question, text, mode, model, error, citations,"
+            " usage, read_fraction, created_at) VALUES (1, 'Revenue?', 'It grew.', 'full', 'x',"
+            " NULL, '[]', '{}', 1.0, '2026-01-02 03:04:05')"))
+    engine.dispose()
+
+    store = Store(settings)  # migrates to the newest revision
+    try:
+        [doc] = store.documents("old")
+        assert (doc.source, doc.title, doc.status, doc.image_tokens) == (
+            "q3.pdf", "Q3 report", Status.OK, 147)
+        assert [s.kind for s in store.segments("old", "q3.pdf")] == [
+            SegmentKind.TEXT, SegmentKind.IMAGE]
+        assert store.image(png.sha256).data == png.data
+        assert [h.source for h in store.search("old", "revenue")] == ["q3.pdf"]
+        [answer] = store.answers("old")
+        assert (answer.question, answer.text, answer.stop_reason) == (
+            "Revenue?", "It grew.", None)
+        assert store.find_by_sha256("old", "e" * 64, 1).source == "q3.pdf"
+        assert store.save("old", _parsed("q3.pdf", "restated figures", sha="f" * 64), 2) == \
+            SaveResult.REPLACED
+        assert [h.source for h in store.search("old", "restated")] == ["q3.pdf"]
+        assert store.search("old", "quarterly") == []
+    finally:
+        store.close()
