@@ -2,30 +2,42 @@
 
 Small models rarely say "not in the documents": asked for the CEO's salary or a company's
 revenue that the collection does not hold, they give a figure from a page about something else.
-So after an answer is generated, DocScout finds the items it rests on (its valid citations and
-the items `infer_citations` finds for its figures and words) and checks that they are about what
-the question asks: of the question's distinctive words (stop words and words found nowhere in
-the prompt left out, light stemming), at least `MIN_COVERAGE` must occur in those items, their
-document's title or name. "How many employees does Tidewell Analytics have?" answered with the
-412 employees of another company's report fails (the report never names Tidewell); "In which
-town is Quillfeather headquartered?" passes although "town" is nowhere (words absent from the
-whole prompt are not held against an answer: they are often just the asker's phrasing).
+So after an answer is generated, DocScout checks it against what the model read (see
+`unsupported` for the four checks): a name it made up, figures nothing holds, figures that sit
+in the documents next to something other than what was asked ("2147" given as a roofing firm's
+telephone number is the memo's building number), or passages about another subject. "How many employees does
+Tidewell Analytics have?" answered with the 412 employees of another company's report fails (the
+report never names Tidewell); "In which town is Quillfeather headquartered?" passes although
+"town" is nowhere (words absent from the whole prompt are not held against an answer: they are
+often just the asker's phrasing).
 
-An answer with no figure, quote or citation to check is left alone, and so is one that already
-says the documents do not hold the answer. Measured on the sample fact set (README, "Measuring
-answers"): it catches answers about the wrong company or item; it cannot catch an answer about
-the right subject but a missing attribute (a salary, a price) without refusing good answers too.
+An answer with no figure, name, quote or citation to check is left alone, and so is one that
+already says the documents do not hold the answer. Measured on the sample fact set (README,
+"Measuring answers"): it catches answers about the wrong company or item and most figures
+borrowed from another line; it cannot catch a right-subject answer whose figure sits beside the
+question's words (a price given for the Wren-9 from a sentence about Wren-9 revenue) or a name
+given for a missing role, without refusing good answers too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from engine.citations import STOPWORDS, answer_terms, cites_item
 from engine.types import Citation, ContextItem
+from storage.domain import SegmentKind
 
 MIN_COVERAGE = 0.5
+NEAR = 100  # characters either side of a figure that count as its surroundings
+# All-capitals codes (2+ letters, maybe digits) and CamelCase names an answer may introduce.
+_NAME = re.compile(r"\b(?:[A-Z]{2,}[A-Z0-9]*|[A-Z][a-z]+[A-Z][A-Za-z0-9]*)\b")
+# Abbreviations a model writes for words a document spells out, or adds around a figure.
+_COMMON = frozenset("""
+USD EUR GBP JPY CNY CHF CAD AUD US USA UK EU UN CEO CFO COO CTO CIO VP LLC LLP INC LTD PLC
+GMBH FY YOY QOQ AM PM UTC GMT PDF ID OK NA
+""".split())
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _NUMBER = re.compile(r"\d[\d,.]*\d")
 # Words of how a question is asked, not of what it is about.
@@ -70,30 +82,98 @@ def _item_terms(item: ContextItem) -> set[str]:
     return _terms(f"{item.segment.text} {item.document.title} {name}")
 
 
+@dataclass(frozen=True)
+class Unsupported:
+    """Why an answer is not supported by what the model read: `why` completes "the answer is
+    not supported: ..." for the user; `missing` holds the question's words it could not place."""
+
+    why: str
+    missing: tuple[str, ...] = ()
+
+
 def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
-                citations: Sequence[Citation]) -> list[str] | None:
-    """The question's distinctive words that the items the answer rests on never mention, when
-    too many are missing (the answer is then not about what was asked); else None."""
+                citations: Sequence[Citation]) -> Unsupported | None:
+    """Why the answer is not supported by the items the model read, or None when it is (or when
+    there is nothing to check). Four checks, in order:
+
+    1. a name the answer introduces (an all-capitals code such as a ticker, or a CamelCase name)
+       that neither the question nor any item holds: made up;
+    2. figures or quoted phrases that no item holds;
+    3. figures that text items hold, but never within `NEAR` characters of at least two of the
+       question's words (one when it has only one): "$12.3 million" given as a salary sits next
+       to "net income", "2147" given as a telephone number next to a street name;
+    4. items the answer rests on that mention too few of the question's distinctive words
+       (`MIN_COVERAGE`): an answer about another company or item.
+
+    Question words found nowhere in the prompt are left out of checks 3 and 4: they are often
+    the asker's phrasing ("In which town ...")."""
     if says_not_found(answer_text):
         return None
+    claim = re.sub(r"\[[^\]]*\]", " ", answer_text)  # labels are not claims
+    readable = [item for item in items if item.segment.kind is not SegmentKind.IMAGE]
+    invented = _invented_names(claim, question, readable)
+    if invented:
+        return Unsupported("no passage the model read names "
+                           + ", ".join(f"'{n}'" for n in invented[:4]))
     support = [item for item in items if any(c.valid and cites_item(c, item) for c in citations)]
     if not support:
         # Nothing holds the answer's figures or phrases: unsupported. Nothing to check: unknown.
-        return ["(no passage holds the answer's figures)"] if answer_terms(answer_text) else None
+        return (Unsupported("no passage the model read holds the figures of its answer")
+                if answer_terms(answer_text) else None)
     read = set().union(*(_item_terms(item) for item in items))
     asked = _terms(question) & read
     if not asked:
         return None
+    near = _near_figures(_figures(claim, question), readable)
+    if near:  # no text holds them when they come from an image the answer cites
+        best = max((asked & terms for terms in near), key=len)
+        if len(best) < min(2, len(asked)):
+            shown = ", ".join(f"'{f}'" for f in _figures(claim, question)[:3])
+            words = ", ".join(f"'{w}'" for w in sorted(asked - best)[:6])
+            return Unsupported(f"the passages that hold its figures ({shown}) do not speak of "
+                               f"{words}", tuple(sorted(asked - best)))
     held = set().union(*(_item_terms(item) for item in support))
     missing = sorted(asked - held)
-    return missing if 1 - len(missing) / len(asked) < MIN_COVERAGE else None
+    if 1 - len(missing) / len(asked) < MIN_COVERAGE:
+        words = ", ".join(f"'{w}'" for w in missing[:6])
+        return Unsupported(f"the passages the answer relies on do not mention {words}",
+                           tuple(missing))
+    return None
 
 
-def not_found_text(answer_text: str, missing: Sequence[str]) -> str:
+def _figures(claim: str, question: str) -> list[str]:
+    """The answer's numbers of 3+ characters that the question does not already hold, without
+    thousands separators."""
+    asked = {n.replace(",", "") for n in _NUMBER.findall(question)}
+    found = (n.rstrip(".").replace(",", "") for n in _NUMBER.findall(claim))
+    return [n for n in dict.fromkeys(found) if len(n) >= 3 and n not in asked]
+
+
+def _near_figures(figures: Sequence[str], items: Sequence[ContextItem]) -> list[set[str]]:
+    """The words within `NEAR` characters of each place an item holds one of the figures."""
+    if not figures:
+        return []
+    pattern = re.compile(r"(?<![\d.])(?:" + "|".join(map(re.escape, figures)) + r")(?![\d]|\.\d)")
+    near = []
+    for item in items:
+        text = item.segment.text.replace(",", "")
+        for match in pattern.finditer(text):
+            near.append(_terms(text[max(0, match.start() - NEAR): match.end() + NEAR]))
+    return near
+
+
+def _invented_names(claim: str, question: str, items: Sequence[ContextItem]) -> list[str]:
+    """Codes and CamelCase names in the answer that neither the question nor any item holds
+    (common abbreviations such as currencies and titles aside)."""
+    names = [n for n in dict.fromkeys(_NAME.findall(claim)) if n not in _COMMON]
+    if not names:
+        return []
+    known = " ".join([question] + [f"{i.segment.text} {i.document.title} {i.document.source}"
+                                   for i in items]).lower()
+    return [n for n in names if n.lower() not in known]
+
+
+def not_found_text(answer_text: str, reason: Unsupported) -> str:
     """What the user sees instead of an unsupported answer: it says so, and keeps the draft."""
-    words = ", ".join(f"'{w}'" for w in missing[:6])
-    why = ("no passage the model read holds the figures of its answer"
-           if missing[0].startswith("(") else
-           f"the passages the answer relies on do not mention {words}")
-    return (f"{NOT_FOUND_LEAD}: {why}.\n\nThe model's draft, not supported by the documents: "
-            f"{answer_text.strip()}")
+    return (f"{NOT_FOUND_LEAD}: {reason.why}.\n\nThe model's draft, not supported by the "
+            f"documents: {answer_text.strip()}")

@@ -306,9 +306,9 @@ class Analyst:
         if error is None and text.strip():
             # Check the answer against the passages it rests on (engine.grounding); an answer
             # about something else than the question says so instead.
-            missing = unsupported(question, text, context.items, (*own, *found))
-            if missing is not None:
-                text = not_found_text(text, missing)
+            doubt = unsupported(question, text, context.items, (*own, *found))
+            if doubt is not None:
+                text = not_found_text(text, doubt)
                 citations = tuple(c for c in own if not c.valid)  # keep only what to flag
         return Answer(
             question=question,

@@ -28,9 +28,9 @@ def _check(question: str, answer: str):
 
 
 def test_an_answer_about_another_subject_is_unsupported():
-    missing = _check("How many employees does Tidewell Analytics LLC have?",
-                     "Tidewell Analytics LLC has 412 employees.")
-    assert missing == ["analytic", "llc", "tidewell"]
+    reason = _check("How many employees does Tidewell Analytics LLC have?",
+                    "Tidewell Analytics LLC has 412 employees.")
+    assert reason.missing == ("analytic", "llc", "tidewell")
 
 
 def test_a_supported_answer_passes_even_when_the_question_is_phrased_freely():
@@ -66,3 +66,34 @@ def test_the_analyst_says_not_found_for_an_unsupported_answer(settings, counter)
     assert fee.text == "The monthly fee is US$18,750."
     assert [c.document for c in fee.citations] == ["contract.pdf"]
     store.close()
+
+
+def _report(text: str):
+    segment = Segment(SegmentKind.TEXT, text, Locator(page=1), 60)
+    doc = Document("report.pdf", DocumentKind.PDF, "b", "report.pdf", Status.OK)
+    return assemble([(doc, [segment])], "q", Words(), 10**6, max_images=10).items
+
+
+def test_a_figure_from_another_line_is_unsupported():
+    items = _report("We closed the year with net income of $12.3 million, our third profitable "
+                    "year in a row, thanks to strong demand for picking arms in every region. "
+                    "Ada Wren, our Chief Executive Officer, also chairs the salary committee.")
+
+    def check(question: str, answer: str):
+        return unsupported(question, answer, items, infer_citations(answer, items, question))
+
+    salary = check("What is the annual salary of the Chief Executive Officer?",
+                   "The Chief Executive Officer's annual salary is $12.3 million.")
+    assert salary is not None and "'12.3'" in salary.why
+    assert set(salary.missing) >= {"chief", "executive", "officer", "salary"}
+    assert check("What was the net income for the year?", "Net income was $12.3 million.") is None
+    assert check("Who is the Chief Executive Officer?", "Ada Wren.") is None
+
+
+def test_a_made_up_code_is_unsupported_a_common_abbreviation_is_not():
+    items = _items()
+    ticker = unsupported("What is Quillfeather's ticker symbol?", "Its ticker is QFRB.", items, ())
+    assert ticker is not None and "'QFRB'" in ticker.why
+    fee = "The monthly fee is USD 18,750."
+    assert unsupported("What is the monthly fee?", fee, items,
+                       infer_citations(fee, items, "What is the monthly fee?")) is None
