@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from app.reports.spec import SpecError, load_spec
+from app.reports.spec import load_spec
 from app.tables import (
     document_rows,
     format_answer,
@@ -24,12 +24,12 @@ from app.tables import (
     outcome_summary,
     report_rows,
 )
-from engine.profiles import EngineError
+from core.domain import Mode, Status
+from core.errors import EngineError, QuestionSetError, SpecError, StorageError
+from core.settings import Settings, get_settings
 from engine.prompt import context_json
 from ingest.pipeline import Outcome, ingest_paths
-from storage.domain import Mode, Status
-from storage.repository import StorageError, Store
-from storage.settings import Settings, get_settings
+from storage.repository import Store
 
 
 def _store(settings: Settings) -> Store:
@@ -285,7 +285,7 @@ def evaluate_command(collection: str, questions: Path, per_document: int | None,
     Questions are asked one at a time on the configured model; the run is stored (see
     `docscout evals`), its answers are not added to the history.
     """
-    from engine.evaluate import QuestionSetError, evaluate, load_question_set, select
+    from engine.evaluate import evaluate, load_question_set, select
 
     try:
         question_set = load_question_set(questions)

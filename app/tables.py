@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.domain import Answer, Document, Status
 from ingest.pipeline import Outcome
-from storage.domain import Answer, Document, Status
 from storage.repository import ReportInfo
 
 MAX_CELL = 70

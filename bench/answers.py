@@ -39,11 +39,11 @@ MMLB = ROOT.parent / "shared" / "mmlb-dev"
 
 def _worker(args: argparse.Namespace) -> None:
     """One profile, one question set, in this process: prints one JSON line."""
+    from core.settings import Settings
     from engine.evaluate import evaluate, load_question_set, select
     from engine.service import Analyst
     from ingest.pipeline import ingest_paths
     from storage.repository import Store
-    from storage.settings import Settings
 
     settings = Settings(data_dir=Path(args.data), model_profile=args.profile,
                         models_dir=Path(args.models), request_timeout_s=900,

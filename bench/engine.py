@@ -23,11 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status  # noqa: E402
+from core.tokens import count_text_tokens  # noqa: E402
 from engine.context import assemble  # noqa: E402
 from engine.prompt import render_messages  # noqa: E402
 from engine.tokenizer import Llama4PromptTokenizer, neutralize  # noqa: E402
-from ingest.tokens import count_text_tokens  # noqa: E402
-from storage.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status  # noqa: E402
 from storage.repository import SearchHit  # noqa: E402
 
 WORDS = ("revenue margin contract clause notice period invoice quarter region growth risk "
@@ -99,10 +99,10 @@ def bench_focused(counter: Llama4PromptTokenizer) -> None:
 
 
 def bench_prefix_cache() -> None:
+    from core.settings import Settings
     from engine.service import Analyst
     from ingest.pipeline import ingest_paths
     from storage.repository import Store
-    from storage.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), model_profile="cpu-demo", max_answer_tokens=64,

@@ -32,10 +32,10 @@ import pymupdf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.settings import Settings  # noqa: E402
+from core.tokens import count_text_tokens  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
-from ingest.tokens import count_text_tokens  # noqa: E402
 from storage.repository import Store  # noqa: E402
-from storage.settings import Settings  # noqa: E402
 
 GB = 1024**3
 

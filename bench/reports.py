@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.reports import ReportSpec, Section, load_spec, render_report, run_report  # noqa: E402
+from core.domain import Answer  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from engine.service import Analyst  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
-from storage.domain import Answer  # noqa: E402
 from storage.repository import Store  # noqa: E402
-from storage.settings import Settings  # noqa: E402
 
 QUESTIONS = 10
 COLLECTION = "Samples"

@@ -27,25 +27,25 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from threading import Event
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from threading import Event
 from typing import Protocol
 
+from core.domain import StopReason
+from core.errors import EngineError
+from core.settings import Settings
 from engine.guard import looping, trim_loop
 from engine.profiles import (
-    EngineError,
     ModelProfile,
     Sampling,
     configure_environment,
     ensure_model,
     prepare_transformers,
 )
-from storage.domain import StopReason
-from storage.settings import Settings
 
 __all__ = ["Backend", "EngineError", "FakeBackend", "Generation", "VllmBackend", "import_vllm"]
 

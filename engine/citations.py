@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
-from engine.types import Citation, ContextItem
-from storage.domain import Document, DocumentKind, Segment, SegmentKind
+from core.domain import Citation, Document, DocumentKind, Segment, SegmentKind
+from engine.types import ContextItem
 
 MAX_EXPANDED_PAGES = 50  # a cited page range is checked page by page up to this span
 

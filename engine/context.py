@@ -41,9 +41,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from core.domain import Document, Mode, Segment, SegmentKind
 from engine.citations import ambiguous_paths, label_for
-from engine.types import Context, ContextItem, Mode, PromptTokenizer
-from storage.domain import Document, Segment, SegmentKind
+from engine.types import Context, ContextItem, PromptTokenizer
 
 if TYPE_CHECKING:
     from storage.repository import SearchHit

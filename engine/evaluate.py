@@ -54,17 +54,13 @@ from pathlib import Path
 
 import yaml
 
+from core.domain import Answer, Citation, DocumentKind, Mode, StopReason
+from core.errors import EngineError, QuestionSetError
 from engine.grounding import says_not_found
-from engine.profiles import EngineError
-from engine.types import Answer, Citation, Context, Mode
-from storage.domain import DocumentKind, StopReason
+from engine.types import Context
 
 DEFAULT_TOLERANCE = 0.005  # relative
 NOT_ANSWERABLE = "not answerable"
-
-
-class QuestionSetError(ValueError):
-    """A question set that cannot be read; the message names the file and the question."""
 
 
 # -- the question set ---------------------------------------------------------------------------

@@ -25,9 +25,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.domain import Citation, SegmentKind
 from engine.citations import STOPWORDS, answer_terms, cites_item
-from engine.types import Citation, ContextItem
-from storage.domain import SegmentKind
+from engine.types import ContextItem
 
 MIN_COVERAGE = 0.5
 NEAR = 100  # characters either side of a figure that count as its surroundings

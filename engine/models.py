@@ -31,7 +31,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.profiles import EngineError, prepare_transformers
+from core.errors import EngineError
+from engine.profiles import prepare_transformers
 
 TINY_LLAMA4_VERSION = 1  # bump when the recipe changes, so old folders are rebuilt
 CPU_DEMO_VERSION = 1

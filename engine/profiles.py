@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from storage.settings import Settings
+from core.errors import EngineError
+from core.settings import Settings
 
 SCOUT_ID = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
 SCOUT_MAX_MODEL_LEN = 1_000_000  # ~1M tokens fit 8xH100 with tensor_parallel_size=8
@@ -44,10 +45,6 @@ TINY_LLAMA4_MAX_MODEL_LEN = 16384
 PROFILES = ("auto", "scout", "cpu", "cpu-demo", "tiny-llama4")
 CPU_MODEL_FOLDER = "qwen2.5-coder-1.5b-instruct"
 CPU_DEMO_MODEL_FOLDER = "smollm2-135m-instruct"
-
-
-class EngineError(RuntimeError):
-    """The model could not be loaded or could not answer; the message says what to do."""
 
 
 @dataclass(frozen=True, slots=True)

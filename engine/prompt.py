@@ -13,9 +13,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 
+from core.domain import DocumentKind, Mode, SegmentKind
 from engine.context import item_text
-from engine.types import Context, Mode, PromptTokenizer
-from storage.domain import DocumentKind, SegmentKind
+from engine.types import Context, PromptTokenizer
 
 SYSTEM_PROMPT = """\
 You are DocScout, an analyst who answers questions about a collection of documents.

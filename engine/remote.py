@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from threading import Event
 
+from core.domain import StopReason
+from core.errors import EngineError
 from engine.backends import Generation, finished_generation
 from engine.guard import looping
-from engine.profiles import EngineError, Sampling
-from storage.domain import StopReason
+from engine.profiles import Sampling
 
 
 class RemoteBackend:

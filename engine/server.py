@@ -15,9 +15,9 @@ import json
 import os
 import sys
 
+from core.settings import Settings
 from engine.backends import import_vllm
 from engine.profiles import ModelProfile, configure_environment, ensure_model
-from storage.settings import Settings
 
 # vLLM LLM(...) arguments that `vllm serve` takes under another form, or not at all.
 _NOT_FLAGS = {"model", "disable_log_stats"}

@@ -20,17 +20,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from threading import Event
 
+from core.domain import STOP_MESSAGES, Answer, Mode, SegmentKind, StopReason, Usage
+from core.errors import EngineError
+from core.settings import Settings
 from engine.backends import Backend, Generation
 from engine.citations import answer_citations
 from engine.context import assemble, windows
 from engine.grounding import not_found_text, unsupported
-from engine.profiles import EngineError, ModelProfile, ensure_model, resolve_profile
+from engine.profiles import ModelProfile, ensure_model, resolve_profile
 from engine.prompt import prompt_overhead, render_messages, render_reduce_messages
 from engine.tokenizer import neutralize, prompt_tokenizer
-from engine.types import Answer, Context, Mode, PromptTokenizer, Usage
-from storage.domain import STOP_MESSAGES, SegmentKind, StopReason
+from engine.types import Context, PromptTokenizer
 from storage.repository import Store
-from storage.settings import Settings
 
 Deltas = Callable[[str], None]
 MIN_CORPUS_TOKENS = 256  # a question must leave at least this much of the window to documents

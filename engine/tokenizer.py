@@ -10,8 +10,8 @@ vLLM turns an OpenAI-style chat request into tokens in three steps, and so do we
 3. the rendered string is tokenized with special tokens recognised and no BOS added (the template
    writes it), and every placeholder expands to the image's full token span.
 
-`Llama4PromptTokenizer` does step 3 with tiktoken over Meta's `tokenizer.model` (ingest.tokens;
-~6M tokens/s, no model folder needed) and the image rule of ingest.tokens. `HFPromptTokenizer` uses
+`Llama4PromptTokenizer` does step 3 with tiktoken over Meta's `tokenizer.model` (core.tokens;
+~6M tokens/s, no model folder needed) and the image rule of core.tokens. `HFPromptTokenizer` uses
 a model folder's own tokenizer and chat template (text-only models). tests/test_engine_vllm.py
 proves both equal vLLM's `prompt_token_ids`.
 
@@ -29,12 +29,9 @@ import io
 import json
 from pathlib import Path
 
+from core.tokens import count_image_tokens, count_text_tokens, llama4_encoding
 from engine.profiles import ModelProfile, prepare_transformers
 from engine.types import PromptTokenizer
-from ingest.tokens import (
-    _encoding as _llama4_encoding,  # tiktoken over Meta's tokenizer.model
-)
-from ingest.tokens import count_image_tokens, count_text_tokens
 
 ZERO_WIDTH_SPACE = "\u200b"
 LLAMA4_IMAGE_PLACEHOLDER = "<|image|>"
@@ -170,7 +167,7 @@ class Llama4PromptTokenizer:
 
     def count_messages(self, messages: list[dict]) -> int:
         prompt, sizes = self.render(messages)
-        enc = _llama4_encoding()
+        enc = llama4_encoding()
         ids = enc.encode(prompt, allowed_special="all")
         placeholder = enc.encode_single_token(LLAMA4_IMAGE_PLACEHOLDER)
         if ids.count(placeholder) != len(sizes):

@@ -1,5 +1,5 @@
-"""Engine value types: what the model reads (Context) and the one interface every token counter
-satisfies. What it answered (Answer, Citation, Usage) is in storage.domain, re-exported here.
+"""Engine value types: what the model reads (Context, ContextItem) and the one interface every
+token counter satisfies. What it answered (Answer, Citation, Usage, Mode) is in core.domain.
 """
 
 from __future__ import annotations
@@ -7,10 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-# Answers, citations and modes are stored too, so they live with the other domain types.
-from storage.domain import Answer, Citation, Document, Mode, Segment, Usage
-
-__all__ = ["Answer", "Citation", "Context", "ContextItem", "Mode", "PromptTokenizer", "Usage"]
+from core.domain import Document, Mode, Segment
 
 
 class PromptTokenizer(Protocol):

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ingest.base import IngestError
+from core.errors import IngestError
+from core.settings import Settings
 from ingest.code_rules import human_size
-from storage.settings import Settings
 
 RATIO_FLOOR_BYTES = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")

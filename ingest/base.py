@@ -1,4 +1,4 @@
-"""The contract every parser satisfies, and the typed error they raise.
+"""The contract every parser satisfies; the error they raise is core.errors.IngestError.
 
 A parser is a plain function `(FileInput, Settings) -> ParsedDocument`. It never touches the
 database, never raises for a document it can partly read (it records the problem and returns
@@ -12,23 +12,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from storage.domain import ParsedDocument
-from storage.settings import Settings
+from core.domain import ParsedDocument
+from core.settings import Settings
 
 # Bump when a parser's output changes, so that stored documents can be told apart from new ones.
 PARSER_VERSION = 1
-
-
-class IngestError(Exception):
-    """A document (or a page or member of it) that cannot be ingested, with a message a user
-    can act on: `IngestError("report.pdf", "password required", page=None)`."""
-
-    def __init__(self, source: str, message: str, *, page: int | None = None) -> None:
-        self.source = source
-        self.message = message
-        self.page = page
-        where = f"{source} page {page}" if page is not None else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

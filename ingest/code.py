@@ -26,6 +26,16 @@ from typing import Literal, Protocol
 
 import pathspec
 
+from core.domain import (
+    DocumentKind,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+    numbered_code,
+)
+from core.settings import Settings
+from core.tokens import count_text_tokens, count_text_tokens_batch
 from ingest.code_rules import (
     BINARY_SNIFF_BYTES,
     dir_refusal,
@@ -36,16 +46,6 @@ from ingest.code_rules import (
     is_source_file,
 )
 from ingest.text import decode_text, split_lines
-from ingest.tokens import count_text_tokens, count_text_tokens_batch
-from storage.domain import (
-    DocumentKind,
-    Locator,
-    ParsedDocument,
-    Segment,
-    SegmentKind,
-    numbered_code,
-)
-from storage.settings import Settings
 
 __all__ = [
     "DOCSCOUT_IGNORE",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from storage.settings import Settings
+from core.settings import Settings
 
 BINARY_SNIFF_BYTES = 8 * 1024
 LOCKFILE_MAX_BYTES = 100 * 1024

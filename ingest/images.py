@@ -22,9 +22,7 @@ from typing import cast
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
-from ingest.base import FileInput, IngestError, sha256_bytes
-from ingest.tokens import count_image_tokens, useful_size
-from storage.domain import (
+from core.domain import (
     DocumentKind,
     Image,
     Locator,
@@ -32,7 +30,10 @@ from storage.domain import (
     Segment,
     SegmentKind,
 )
-from storage.settings import Settings
+from core.errors import IngestError
+from core.settings import Settings
+from core.tokens import count_image_tokens, useful_size
+from ingest.base import FileInput, sha256_bytes
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")
 JPEG_QUALITY = 90

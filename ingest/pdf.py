@@ -21,7 +21,24 @@ from pathlib import PurePosixPath
 import pymupdf
 from PIL import Image as PILImage
 
-from ingest.base import FileInput, IngestError, sha256_bytes
+from core.domain import (
+    DocumentKind,
+    Image,
+    Locator,
+    ParsedDocument,
+    Segment,
+    SegmentKind,
+)
+from core.errors import IngestError
+from core.settings import Settings
+from core.tokens import (
+    TILE,
+    best_canvas,
+    count_image_tokens,
+    count_text_tokens,
+    supported_canvases,
+)
+from ingest.base import FileInput, sha256_bytes
 from ingest.pdf_layout import (
     THIN,
     Box,
@@ -34,22 +51,6 @@ from ingest.pdf_layout import (
     reading_order,
     to_frame,
 )
-from ingest.tokens import (
-    TILE,
-    best_canvas,
-    count_image_tokens,
-    count_text_tokens,
-    supported_canvases,
-)
-from storage.domain import (
-    DocumentKind,
-    Image,
-    Locator,
-    ParsedDocument,
-    Segment,
-    SegmentKind,
-)
-from storage.settings import Settings
 
 _SCAN_FLAGS = pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_PRESERVE_IMAGES | pymupdf.TEXT_COLLECT_VECTORS
 _VECTOR = re.compile(r"<vector (\w+), color: #([0-9a-fA-F]{6}), alpha: (\d+), is-rect: (\w+)")

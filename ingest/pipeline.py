@@ -24,15 +24,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.domain import Document, DocumentKind, ParsedDocument, Status
+from core.errors import IngestError
+from core.settings import Settings
+from core.tokens import count_text_tokens
 from ingest import archive, code, detect
-from ingest.base import PARSER_VERSION, FileInput, IngestError, sha256_bytes
+from ingest.base import PARSER_VERSION, FileInput, sha256_bytes
 from ingest.images import parse_image
 from ingest.pdf import parse_pdf
 from ingest.text import parse_text
-from ingest.tokens import count_text_tokens
-from storage.domain import Document, DocumentKind, ParsedDocument, Status
 from storage.repository import Original, SaveResult, Store
-from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 

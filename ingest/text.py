@@ -15,10 +15,10 @@ import codecs
 import re
 from pathlib import PurePosixPath
 
+from core.domain import DocumentKind, Locator, ParsedDocument, Segment, SegmentKind
+from core.settings import Settings
+from core.tokens import count_text_tokens
 from ingest.base import FileInput, sha256_bytes
-from ingest.tokens import count_text_tokens
-from storage.domain import DocumentKind, Locator, ParsedDocument, Segment, SegmentKind
-from storage.settings import Settings
 
 MAX_SEGMENT_LINES = 200
 MIN_SEGMENT_LINES = 50  # never cut earlier than this just to land on a heading or blank line

@@ -16,8 +16,7 @@ from enum import StrEnum
 from sqlalchemy import bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import make_engine, migrate
-from storage.domain import (
+from core.domain import (
     Answer,
     Citation,
     CollectionInfo,
@@ -36,6 +35,9 @@ from storage.domain import (
     StopReason,
     Usage,
 )
+from core.errors import StorageError
+from core.settings import Settings
+from storage.db import make_engine, migrate
 from storage.orm import (
     AnswerRow,
     CollectionRow,
@@ -46,13 +48,8 @@ from storage.orm import (
     ReportRow,
     SegmentRow,
 )
-from storage.settings import Settings
 
 MAX_COLLECTION_NAME = 200
-
-
-class StorageError(Exception):
-    """A request the database cannot satisfy, with a message for the user."""
 
 
 class SaveResult(StrEnum):

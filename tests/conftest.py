@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from core.domain import DocumentKind, SegmentKind
+from core.errors import IngestError
+from core.settings import Settings
 from ingest.archive import RATIO_FLOOR_BYTES, is_archive, read_archive
-from ingest.base import IngestError
 from ingest.code import collect_members, looks_like_codebase, parse_codebase
-from storage.domain import DocumentKind, SegmentKind
-from storage.settings import Settings
 
 MEMBERS = [("repo/README.md", b"# Hello\n"), ("repo/src/main.py", b"print('hi')\n")]
 

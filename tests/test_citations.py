@@ -6,10 +6,10 @@ import random
 
 import pytest
 
+from core.domain import Citation, Document, DocumentKind, Locator, Segment, SegmentKind, Status
 from engine.citations import ambiguous_paths, label_for, parse_citations, parse_refs
 from engine.context import assemble
-from engine.types import Citation, ContextItem
-from storage.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status
+from engine.types import ContextItem
 
 
 def _doc(source: str, kind: DocumentKind = DocumentKind.PDF) -> Document:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from storage.settings import get_settings
+from core.settings import get_settings
 
 from .conftest import SAMPLE_DOCS
 

@@ -9,14 +9,13 @@ import random
 import re
 import time
 
+from core.domain import Document, DocumentKind, Locator, Mode, Segment, SegmentKind, Status
+from core.tokens import count_image_tokens, count_text_tokens
 from engine.context import assemble, content_of, item_text, piece, windows
 from engine.prompt import (
     prompt_overhead,
     render_messages,
 )
-from engine.types import Mode
-from ingest.tokens import count_image_tokens, count_text_tokens
-from storage.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status
 from storage.repository import SearchHit
 
 # -- test doubles ---------------------------------------------------------------------------------
@@ -48,7 +47,7 @@ _SPECIAL = re.compile(r"<\|[a-z_]+\|>")
 
 
 class Llama4Counter:
-    """Exact Llama 4 counts from ingest.tokens, and a chat request counted as vLLM renders it
+    """Exact Llama 4 counts from core.tokens, and a chat request counted as vLLM renders it
     with Llama 4's template: specials 1 token each, text between them, image tokens per image."""
 
     def count_text(self, text: str) -> int:

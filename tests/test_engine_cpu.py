@@ -9,11 +9,10 @@ import time
 
 import pytest
 
+from core.domain import Mode, StopReason
 from engine.profiles import Sampling
 from engine.service import Analyst
 from engine.tokenizer import prompt_tokenizer
-from engine.types import Mode
-from storage.domain import StopReason
 
 pytestmark = pytest.mark.vllm
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.domain import Mode
 from engine.service import Analyst
-from engine.types import Mode
 
 pytestmark = pytest.mark.vllm
 

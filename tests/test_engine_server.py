@@ -15,10 +15,11 @@ import urllib.request
 
 import pytest
 
+from core.domain import StopReason
+from core.errors import EngineError
 from engine.backends import Generation
-from engine.profiles import EngineError, Sampling
+from engine.profiles import Sampling
 from engine.remote import RemoteBackend
-from storage.domain import StopReason
 
 pytestmark = pytest.mark.vllm
 START_TIMEOUT_S = 420

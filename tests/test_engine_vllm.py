@@ -13,11 +13,12 @@ import io
 
 import pytest
 
-from engine.backends import EngineError, FakeBackend, Generation, VllmBackend
+from core.domain import StopReason
+from core.errors import EngineError
+from core.settings import Settings
+from engine.backends import FakeBackend, Generation, VllmBackend
 from engine.profiles import ModelProfile, resolve_profile
-from storage.domain import StopReason
 from engine.tokenizer import neutralize
-from storage.settings import Settings
 
 EOT_ID = 200008  # <|eot|> in Meta's Llama 4 tokenizer
 

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from core.domain import Citation
+from core.errors import QuestionSetError
 from engine.evaluate import (
     Expected,
     Place,
-    QuestionSetError,
     cites_place,
     is_correct,
     load_question_set,
@@ -19,7 +20,6 @@ from engine.evaluate import (
     select,
     summarize,
 )
-from engine.types import Citation
 
 from .conftest import SAMPLE_DOCS
 

@@ -13,11 +13,12 @@ from typing import Any, cast
 import pytest
 from PIL import Image as PILImage
 
-from ingest.base import FileInput, IngestError
+from core.domain import DocumentKind, Locator, SegmentKind, Status
+from core.errors import IngestError
+from core.settings import Settings
+from core.tokens import count_image_tokens, useful_size
+from ingest.base import FileInput
 from ingest.images import normalize_image, parse_image
-from ingest.tokens import count_image_tokens, useful_size
-from storage.domain import DocumentKind, Locator, SegmentKind, Status
-from storage.settings import Settings
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -167,7 +168,7 @@ def test_truncated_jpeg_is_unreadable(settings: Settings) -> None:
 
 
 def test_downscale_never_costs_more_tokens_for_many_sizes() -> None:
-    """useful_size (ingest/tokens.py) is what Llama 4's processor resizes to before tiling: the
+    """useful_size (core/tokens.py) is what Llama 4's processor resizes to before tiling: the
     same tokens for almost every size, fewer for a few (a downscaled canvas can be larger than
     the image then needs), never more; and normalising a normalised image changes nothing."""
     rng = random.Random(4)

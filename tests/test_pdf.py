@@ -15,11 +15,12 @@ import pytest
 
 import ingest.pdf as pdf
 import ingest.pdf_layout as pdf_layout
-from ingest.base import FileInput, IngestError
+from core.domain import ParsedDocument, SegmentKind, Status
+from core.errors import IngestError
+from core.settings import Settings
+from core.tokens import TILE, best_canvas, count_image_tokens
+from ingest.base import FileInput
 from ingest.pdf import parse_pdf
-from ingest.tokens import TILE, best_canvas, count_image_tokens
-from storage.domain import ParsedDocument, SegmentKind, Status
-from storage.settings import Settings
 
 # Read here only: regenerate tests/golden/*.json instead of comparing (never in CI, see below).
 REGEN_GOLDEN = os.environ.get("DOCSCOUT_REGEN_GOLDEN") == "1"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from core.domain import DocumentKind, SegmentKind, Status
 from ingest import pipeline
 from ingest.pipeline import ingest_paths
-from storage.domain import DocumentKind, SegmentKind, Status
 from storage.repository import Store
 
 from .conftest import SAMPLE_DOCS

@@ -7,10 +7,11 @@ import hashlib
 
 import pytest
 
+from core.errors import EngineError
+from core.settings import Settings
 from engine import models
-from engine.profiles import EngineError, Sampling, resolve_profile
+from engine.profiles import Sampling, resolve_profile
 from engine.service import is_fact_question
-from storage.settings import Settings
 
 
 def test_auto_is_the_cpu_model_without_a_gpu(tmp_path, monkeypatch):

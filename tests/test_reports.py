@@ -17,12 +17,11 @@ from app.cli import cli
 from app.reports.run import engine_mode, run_report
 from app.reports.service import create_report, write_report
 from app.reports.spec import Question, SpecMode, parse_spec
+from core.domain import Mode, ReportStatus
+from core.settings import get_settings
 from engine.backends import FakeBackend, Generation
-from engine.types import Mode
 from ingest.pipeline import ingest_paths
-from storage.domain import ReportStatus
 from storage.repository import Store
-from storage.settings import get_settings
 
 from .conftest import SAMPLE_DOCS, fake_analyst
 

@@ -8,8 +8,8 @@ import pymupdf
 import pytest
 
 from app.reports import FILES, create_report, load_spec, parse_spec, write_report
+from core.domain import ReportStatus
 from engine.service import Analyst
-from storage.domain import ReportStatus
 
 from .conftest import SAMPLE_DOCS
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.reports.spec import SpecError, SpecMode, load_spec, parse_spec
+from app.reports.spec import SpecMode, load_spec, parse_spec
+from core.errors import SpecError
 
 from .conftest import SAMPLE_DOCS
 

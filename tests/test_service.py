@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from core.domain import Mode
+from core.errors import EngineError
 from engine.backends import FakeBackend
-from engine.profiles import EngineError
-from engine.types import Mode
 from ingest.pipeline import ingest_paths
 from storage.repository import Store
 

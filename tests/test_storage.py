@@ -7,8 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from storage.db import make_engine, migrate
-from storage.domain import (
+from core.domain import (
     DocumentKind,
     Image,
     Locator,
@@ -17,8 +16,10 @@ from storage.domain import (
     SegmentKind,
     Status,
 )
+from core.errors import StorageError
+from storage.db import make_engine, migrate
 from storage.orm import Base
-from storage.repository import Original, SaveResult, StorageError, Store
+from storage.repository import Original, SaveResult, Store
 
 
 def _image(tag: bytes) -> Image:
@@ -152,7 +153,7 @@ def test_originals_are_kept_once_and_go_with_their_last_document(store):
 
 
 def test_answers_are_kept_per_collection_newest_first(store):
-    from storage.domain import Answer, Citation, Mode, Usage
+    from core.domain import Answer, Citation, Mode, Usage
 
     first = Answer("What is the fee?", "US$18,750 [D1 p.1]", Mode.FULL,
                    (Citation("[D1 p.1]", "contract.pdf", page=1, valid=True),),
@@ -167,7 +168,7 @@ def test_answers_are_kept_per_collection_newest_first(store):
 
 
 def test_reports_are_kept_listed_fetched_and_deleted(store):
-    from storage.domain import RenderedReport, ReportStatus
+    from core.domain import RenderedReport, ReportStatus
 
     store.ensure_collection("d")
     pdf = b"%PDF-1.7 report"

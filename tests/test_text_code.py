@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.domain import DocumentKind, Locator, SegmentKind, Status
+from core.settings import Settings
+from core.tokens import count_text_tokens
 from ingest.base import FileInput
 from ingest.code import (
     CodeFiles,
@@ -22,9 +25,6 @@ from ingest.code import (
 )
 from ingest.detect import detect_kind
 from ingest.text import LOSSY_NOTE, MAX_SEGMENT_LINES, parse_text, split_lines
-from ingest.tokens import count_text_tokens
-from storage.domain import DocumentKind, Locator, SegmentKind, Status
-from storage.settings import Settings
 
 # --- text ----------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ingest.tokens import (
+from core.tokens import (
     best_canvas,
     count_image_tokens,
     count_text_tokens,

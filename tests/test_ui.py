@@ -8,10 +8,10 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.runtime import EngineHost, EngineState
 from app.ui import services as ui_services
 from app.ui.text import plain
 from engine.backends import FakeBackend
-from engine.runtime import EngineHost, EngineState
 from ingest.pipeline import ingest_paths
 from storage.repository import Store
 

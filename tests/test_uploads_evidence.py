@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.evidence import claim_terms, evidence
+from app.evidence import claim_terms, evidence
+from core.domain import Citation
 from ingest.pipeline import ingest_paths
 from ingest.uploads import safe_name, stage_uploads
-from storage.domain import Citation
 from storage.repository import Store
 
 from .conftest import SAMPLE_DOCS

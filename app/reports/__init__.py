@@ -7,21 +7,13 @@
     pdf.py        the HTML laid out as a PDF by PyMuPDF's Story
     service.py    run + render + store in one call; write the three files
 
-The UI and the CLI use only what is exported here.
+The UI and the CLI use only what is exported here (and core.errors.SpecError for a bad spec).
 """
 
 from app.reports.footnotes import Footnote
 from app.reports.run import Progress, ReportItem, ReportRun, engine_mode, run_report
 from app.reports.service import FILES, create_report, render_report, write_report
-from app.reports.spec import (
-    Question,
-    ReportSpec,
-    Section,
-    SpecError,
-    SpecMode,
-    load_spec,
-    parse_spec,
-)
+from app.reports.spec import Question, ReportSpec, Section, SpecMode, load_spec, parse_spec
 
 __all__ = [
     "FILES",
@@ -32,7 +24,6 @@ __all__ = [
     "ReportRun",
     "ReportSpec",
     "Section",
-    "SpecError",
     "SpecMode",
     "create_report",
     "engine_mode",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pymupdf
 from PIL import Image, ImageOps
 
-from storage.domain import (
+from core.domain import (
     Answer,
     Citation,
     Document,
@@ -31,7 +31,8 @@ from storage.domain import (
     SegmentKind,
     numbered_code,
 )
-from storage.repository import StorageError, Store
+from core.errors import StorageError
+from storage.repository import Store
 
 THUMBNAIL_PX = 300  # width; shown at half that in points, so thumbnails print sharp
 EXCERPT_LINES = 12

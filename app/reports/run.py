@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.reports.spec import Question, ReportSpec, SpecMode
-from engine.profiles import EngineError
+from core.domain import Answer, Mode, ReportStatus
+from core.errors import EngineError
 from engine.service import Analyst
-from storage.domain import Answer, Mode, ReportStatus
 
 Progress = Callable[[int, int, str], None]
 

@@ -26,6 +26,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from core.errors import SpecError
+
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_QUESTIONS = 200
 MAX_LINE_CHARS = 300  # title and headings
@@ -39,15 +41,6 @@ class SpecMode(StrEnum):
     FULL = "full"  # the whole collection in one prompt, or the question fails
     FOCUSED = "focused"  # one prompt, never map-reduce: all of it when it fits, else the best pages
     MAP_REDUCE = "map-reduce"  # every window of the collection, then one combined answer
-
-
-class SpecError(ValueError):
-    """A spec that cannot be run; the message names the file and, when known, the line."""
-
-    def __init__(self, source: str, message: str, line: int | None = None) -> None:
-        self.source, self.message, self.line = source, message, line
-        where = f"{source}, line {line}" if line is not None else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from engine.runtime import EngineHost
+from app.runtime import EngineHost
+from core.settings import Settings, get_settings
 from storage.repository import Store
-from storage.settings import Settings, get_settings
 
 
 @dataclass

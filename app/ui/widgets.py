@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.evidence import evidence
+from app.runtime import EngineState, EngineStatus
 from app.ui.services import services
 from app.ui.text import plain
-from engine.evidence import evidence
-from engine.runtime import EngineState, EngineStatus
-from storage.domain import Answer, Citation, CollectionInfo
+from core.domain import Answer, Citation, CollectionInfo
 
 STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server may lack
     EngineState.LOADING: (":material/hourglass_top:", "orange"),

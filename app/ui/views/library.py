@@ -11,9 +11,9 @@ import streamlit as st
 from app.ui.services import services
 from app.ui.text import plain
 from app.ui.widgets import engine_status, pick_collection
+from core.errors import StorageError
 from ingest.pipeline import Outcome, ingest_paths
 from ingest.uploads import stage_uploads
-from storage.repository import StorageError
 
 STATUS_ICON = {"ok": ":material/check_circle:", "partial": ":material/warning:",
                "failed": ":material/error:", "unchanged": ":material/sync:"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.reports import SpecError, create_report, parse_spec
+from app.reports import create_report, parse_spec
 from app.ui.services import services
 from app.ui.text import plain
 from app.ui.widgets import engine_status, pick_collection
-from engine.profiles import EngineError
+from core.errors import EngineError, SpecError
 
 TEMPLATE = """title: {collection} findings
 collection: {collection}

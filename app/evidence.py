@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.domain import Citation, DocumentKind, Segment, SegmentKind, numbered_code
+from core.errors import StorageError
 from engine.citations import answer_terms
 from ingest.preview import render_page
-from storage.domain import Citation, DocumentKind, Segment, SegmentKind, numbered_code
-from storage.repository import StorageError, Store
+from storage.repository import Store
 
 CONTEXT_LINES = 2  # shown around cited code lines
 MAX_EXCERPT_LINES = 200

@@ -1,8 +1,8 @@
 """The one settings object of DocScout.
 
 Every knob is a field here, read from `DOCSCOUT_*` environment variables (or a `.env` file), with
-a description. Nothing else in the code base reads `os.environ`. It lives in `storage/`, the bottom
-layer, so that ingest, engine and app can all import it without cycles.
+a description. Nothing else in the code base reads `os.environ`. It lives in `core/`, the bottom
+layer, so that ingest, storage, engine and app can all import it without cycles.
 """
 
 from __future__ import annotations

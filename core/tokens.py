@@ -26,7 +26,8 @@ MAX_TILES = 16
 
 
 @lru_cache(maxsize=1)
-def _encoding():
+def llama4_encoding():
+    """tiktoken over Meta's tokenizer.model: the Llama 4 BPE, shared with engine.tokenizer."""
     # Imported lazily: loading the 200k BPE ranks takes ~0.4 s, and only token counting needs it.
     from llama_models.llama4.tokenizer import Tokenizer
 
@@ -37,7 +38,7 @@ def count_text_tokens(text: str) -> int:
     """Tokens the Llama 4 tokenizer produces for `text`, special-token look-alikes read as text."""
     if not text:
         return 0
-    return len(_encoding().encode_ordinary(text))
+    return len(llama4_encoding().encode_ordinary(text))
 
 
 def count_text_tokens_batch(texts: list[str], threads: int = 2) -> list[int]:
@@ -45,7 +46,7 @@ def count_text_tokens_batch(texts: list[str], threads: int = 2) -> list[int]:
     the GIL): a codebase's thousands of files tokenize on every core."""
     if len(texts) < 2 or threads < 2:
         return [count_text_tokens(t) for t in texts]
-    return [len(ids) for ids in _encoding().encode_ordinary_batch(texts, num_threads=threads)]
+    return [len(ids) for ids in llama4_encoding().encode_ordinary_batch(texts, num_threads=threads)]
 
 
 @lru_cache(maxsize=None)

@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.profiles import EngineError
+from core.domain import Answer, Mode
+from core.errors import EngineError
+from core.settings import Settings
 from engine.service import Analyst
-from engine.types import Answer, Mode
 from storage.repository import Store
-from storage.settings import Settings
 
 OpenAnalyst = Callable[[Settings, Store], Analyst]
 
