@@ -1,7 +1,8 @@
 """`docscout` command line: a thin edge over ingest and storage.
 
-Library errors become `click.ClickException`s here and nowhere else. Every listing command takes
-`--json` for scripts; the human output is a plain aligned table.
+DocScout's own errors (core.errors) reach the user as one line, "Error: ...", and exit status 1:
+`Commands.invoke` turns them into `click.ClickException`s for every command, here and nowhere
+else. Every listing command takes `--json` for scripts; the human output is a plain aligned table.
 """
 
 from __future__ import annotations
@@ -25,27 +26,29 @@ from app.tables import (
     report_rows,
 )
 from core.domain import Mode, Status
-from core.errors import EngineError, QuestionSetError, SpecError, StorageError
-from core.settings import Settings, get_settings
+from core.errors import DocScoutError
+from core.settings import get_settings
 from engine.prompt import context_json
 from ingest.pipeline import Outcome, ingest_paths
 from storage.repository import Store
 
 
-def _store(settings: Settings) -> Store:
-    try:
-        return Store(settings)
-    except Exception as exc:  # an unreadable database or URL: tell the user which
-        raise click.ClickException(
-            f"cannot open the database {settings.resolved_database_url}: {exc}"
-        ) from exc
+class Commands(click.Group):
+    """The `docscout` group: a DocScoutError raised by any command becomes one line on stderr
+    ("Error: ...") and exit status 1. Anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DocScoutError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def _echo_json(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="docscout")
 def cli() -> None:
     """DocScout: ingest PDFs, chart images and codebases, then ask Llama 4 Scout about them.
@@ -68,17 +71,14 @@ def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, as_jso
     settings = get_settings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
-    store = _store(settings)
+    store = Store(settings)
     with _progress_bar() as bar:
         def progress(done: int, total: int, outcome: Outcome) -> None:
             bar.total = total
             bar.set_postfix_str(outcome.source[-40:], refresh=False)
             bar.update(done - bar.n)
 
-        try:
-            outcomes = ingest_paths(list(paths), collection, store, settings, progress)
-        except StorageError as exc:
-            raise click.ClickException(str(exc)) from exc
+        outcomes = ingest_paths(list(paths), collection, store, settings, progress)
     if as_json:
         _echo_json([_outcome_json(o) for o in outcomes])
     else:
@@ -112,7 +112,7 @@ def _outcome_json(outcome: Outcome) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def collections(as_json: bool) -> None:
     """List collections with their document and token counts."""
-    infos = _store(get_settings()).collections()
+    infos = Store(get_settings()).collections()
     if as_json:
         _echo_json([asdict(i) for i in infos])
         return
@@ -128,10 +128,7 @@ def collections(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def docs(collection: str, as_json: bool) -> None:
     """List the documents of a collection: kind, pages or files, tokens, status and error."""
-    try:
-        documents = _store(get_settings()).documents(collection)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    documents = Store(get_settings()).documents(collection)
     if as_json:
         _echo_json([asdict(d) for d in documents])
         return
@@ -147,11 +144,8 @@ def delete(collection: str, source: str | None, yes: bool) -> None:
     what = f"document {source!r} from {collection!r}" if source else f"collection {collection!r}"
     if not yes:
         click.confirm(f"Delete {what}?", abort=True)
-    store = _store(get_settings())
-    try:
-        store.delete_document(collection, source) if source else store.delete_collection(collection)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = Store(get_settings())
+    store.delete_document(collection, source) if source else store.delete_collection(collection)
     click.echo(f"Deleted {what}.")
 
 
@@ -180,8 +174,6 @@ def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
                              mode=Mode.MAP_REDUCE if mode == "map-reduce" else None,
                              on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None,
                              documents=list(documents) or None)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
         click.echo("\nStopped: the answer was cancelled.", err=True)
         sys.exit(130)
@@ -202,10 +194,7 @@ def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
 def context(collection: str, question: str, budget: int | None, as_json: bool) -> None:
     """Show, without calling a model, exactly what the model would read for QUESTION."""
     analyst = _analyst()
-    try:
-        chosen = analyst.context(collection, question, budget)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    chosen = analyst.context(collection, question, budget)
     report = context_json(chosen, overhead_tokens=analyst.overhead(question, chosen.mode))
     if as_json:
         _echo_json(report)
@@ -229,16 +218,10 @@ def report(spec: Path, out: Path, as_json: bool) -> None:
     from app.reports.service import create_report, write_report
 
     settings = get_settings()
-    store = _store(settings)
-    try:
-        report_spec = load_spec(spec, collections=[c.name for c in store.collections()])
-    except SpecError as exc:
-        raise click.ClickException(str(exc)) from exc
+    store = Store(settings)
+    report_spec = load_spec(spec, collections=[c.name for c in store.collections()])
     analyst = _analyst(store)
-    try:
-        stored = create_report(analyst, report_spec, on_progress=_report_progress)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    stored = create_report(analyst, report_spec, on_progress=_report_progress)
     files = write_report(stored.report, out)
     if as_json:
         _echo_json({**asdict(stored.info), "files": [str(f) for f in files]})
@@ -257,10 +240,7 @@ def _report_progress(done: int, total: int, message: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def reports(collection: str | None, as_json: bool) -> None:
     """List stored reports, newest first: all of them, or those of COLLECTION."""
-    try:
-        infos = _store(get_settings()).reports(collection)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    infos = Store(get_settings()).reports(collection)
     if as_json:
         _echo_json([asdict(i) for i in infos])
     elif not infos:
@@ -287,10 +267,7 @@ def evaluate_command(collection: str, questions: Path, per_document: int | None,
     """
     from engine.evaluate import evaluate, load_question_set, select
 
-    try:
-        question_set = load_question_set(questions)
-    except QuestionSetError as exc:
-        raise click.ClickException(str(exc)) from exc
+    question_set = load_question_set(questions)
     chosen = select(question_set.questions, per_document=per_document, limit=limit,
                     ids=list(ids) or None)
     analyst = _analyst()
@@ -300,14 +277,11 @@ def evaluate_command(collection: str, questions: Path, per_document: int | None,
         click.echo(f"[{done}/{total}] {mark:5} {result.question.id}: "
                    f"{(result.answer.text or result.answer.error or '').strip()[:90]!r}", err=True)
 
-    try:
-        run = evaluate(analyst, collection, question_set, chosen, on_result=progress)
-        rows = [r.as_json() for r in run.results]
-        summary = run.summary()
-        stored = analyst.store.save_eval_run(collection, question_set.name, run.model,
-                                             summary, rows)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    run = evaluate(analyst, collection, question_set, chosen, on_result=progress)
+    rows = [r.as_json() for r in run.results]
+    summary = run.summary()
+    stored = analyst.store.save_eval_run(collection, question_set.name, run.model,
+                                         summary, rows)
     if as_json:
         _echo_json({"run": stored.id, "question_set": question_set.name, "model": run.model,
                     "summary": summary, "results": rows})
@@ -320,10 +294,7 @@ def evaluate_command(collection: str, questions: Path, per_document: int | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evals(collection: str, as_json: bool) -> None:
     """List the stored evaluation runs of COLLECTION, newest first."""
-    try:
-        runs = _store(get_settings()).eval_runs(collection)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
+    runs = Store(get_settings()).eval_runs(collection)
     if as_json:
         _echo_json([asdict(r) for r in runs])
         return
@@ -357,10 +328,7 @@ def serve(profile: str | None, host: str, port: int) -> None:
     settings = get_settings()
     if profile:
         settings = settings.model_copy(update={"model_profile": profile})
-    try:
-        run_server(resolve_profile(settings), settings, host, port)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
+    run_server(resolve_profile(settings), settings, host, port)
 
 
 @cli.command()
@@ -389,10 +357,7 @@ def _analyst(store: Store | None = None):
     from engine.service import Analyst
 
     settings = get_settings()
-    try:
-        return Analyst.open(settings, store or _store(settings))
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return Analyst.open(settings, store or Store(settings))
 
 
 def main() -> None:

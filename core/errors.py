@@ -1,6 +1,8 @@
-"""DocScout's error types: one base class, `DocScoutError`, whose `kind` tells a front end how to
-word it (the message itself is written for the user and names what to do), and one class per
-layer. Anything else that escapes is a bug and is reported as one (app/errors.py).
+"""DocScout's error types: one base class, `DocScoutError`, with a `kind` (input, storage,
+engine) for callers that must tell them apart, and one class per concern. The message is written
+for the user and names what to do. The CLI (app/cli.py, `Commands`) and the web UI
+(app/ui/main.py, `widgets.error_box`) each show them as one line, in one place; anything else
+that escapes is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

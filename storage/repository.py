@@ -100,8 +100,11 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
-        self._engine = make_engine(self.url)
-        migrate(self._engine)
+        try:
+            self._engine = make_engine(self.url)
+            migrate(self._engine)
+        except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
+            raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:

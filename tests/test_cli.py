@@ -73,6 +73,27 @@ def test_delete_and_unknown_collection(runner):
     assert missing.exit_code == 1 and "no collection named 'Nope'" in missing.output
 
 
+def test_errors_are_one_line_for_every_command(runner, monkeypatch):
+    from core.errors import EngineError
+    from engine.service import Analyst
+
+    def fails(*_args, **_kwargs):
+        raise EngineError("the model folder is missing: run `docscout ingest` first")
+
+    monkeypatch.setattr(Analyst, "open", fails)
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
+    for args in (["context", "Deal", "fee?"], ["ask", "Deal", "fee?"], ["reports", "Nope"],
+                 ["evals", "Nope"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, args
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, args
+        assert "Traceback" not in result.output
+    monkeypatch.setenv("DOCSCOUT_DATABASE_URL", "nosuchdb://host/docscout")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["collections"])
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot open the database")
+
+
 @pytest.fixture
 def tiny_runner(runner, monkeypatch, shared_models_dir):
     monkeypatch.setenv("DOCSCOUT_MODEL_PROFILE", "tiny-llama4")

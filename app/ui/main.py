@@ -2,7 +2,8 @@
 
 Pages are thin: they call ingest, engine and storage and show what comes back. One Store and one
 engine per server process (app/ui/services.py); the engine loads in the background and its state
-is always in the sidebar.
+is always in the sidebar. A DocScout error a page lets through is shown as one line
+(widgets.error_box) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from app.ui.widgets import error_box
+from core.errors import DocScoutError
 
 PAGES = Path(__file__).resolve().parent / "views"  # not "pages": Streamlit would list that folder itself
 
@@ -20,4 +24,7 @@ page = st.navigation([
     st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
     st.Page(PAGES / "reports.py", title="Reports", icon=":material/description:"),
 ])
-page.run()
+try:
+    page.run()
+except DocScoutError as exc:  # the one place a page's DocScout error is shown; bugs still raise
+    error_box(exc)

@@ -10,6 +10,7 @@ from app.runtime import EngineState, EngineStatus
 from app.ui.services import services
 from app.ui.text import plain
 from core.domain import Answer, Citation, CollectionInfo
+from core.errors import DocScoutError
 
 STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server may lack
     EngineState.LOADING: (":material/hourglass_top:", "orange"),
@@ -19,6 +20,12 @@ STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server 
 }
 WARNING = ":material/warning:"
 FOUND = ":material/manage_search:"
+
+
+def error_box(exc: DocScoutError) -> None:
+    """A DocScout error as the user sees it everywhere in the UI: one line, shown literally (a
+    collection or file name in the message is never rendered as Markdown)."""
+    st.error(plain(str(exc)), icon=":material/error:")
 
 
 def engine_status() -> None:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from app.ui.services import services
 from app.ui.text import plain
-from app.ui.widgets import engine_status, pick_collection
+from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import StorageError
 from ingest.pipeline import Outcome, ingest_paths
 from ingest.uploads import stage_uploads
@@ -39,8 +39,8 @@ with st.sidebar.expander("New collection"):
             try:
                 svc.store.ensure_collection(name)
                 st.session_state["collection"] = name.strip()
-            except StorageError as exc:
-                st.error(str(exc))
+            except StorageError as exc:  # shown in the form; the page goes on
+                error_box(exc)
 
 info = pick_collection()
 if info is None:

@@ -8,7 +8,7 @@ import streamlit as st
 from app.reports import create_report, parse_spec
 from app.ui.services import services
 from app.ui.text import plain
-from app.ui.widgets import engine_status, pick_collection
+from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import EngineError, SpecError
 
 TEMPLATE = """title: {collection} findings
@@ -38,7 +38,7 @@ with st.expander("New report", expanded=not svc.store.reports(collection)):
         try:
             spec = parse_spec(spec_text, "the spec", [c.name for c in svc.store.collections()])
         except SpecError as exc:
-            st.error(plain(str(exc)))
+            error_box(exc)
         else:
             bar = st.progress(0.0, text="Starting…")
 
@@ -48,7 +48,7 @@ with st.expander("New report", expanded=not svc.store.reports(collection)):
             try:
                 stored = create_report(svc.host.analyst, spec, progress)
             except EngineError as exc:
-                st.error(plain(str(exc)))
+                error_box(exc)
             else:
                 bar.progress(1.0, text=f"Done: {stored.info.questions} questions, "
                              f"{stored.info.failed} failed")
