@@ -152,9 +152,10 @@ def delete(collection: str, source: str | None, yes: bool) -> None:
 @cli.command()
 @click.argument("collection")
 @click.argument("question")
-@click.option("--mode", type=click.Choice(["auto", "map-reduce"]), default="auto",
-              help="auto: the whole collection when it fits, else its most relevant pages and "
-              "files; map-reduce: read every window of a collection far beyond the model's window.")
+@click.option("--mode", type=click.Choice([m.value for m in Mode]), default="auto",
+              help="auto (or focused): the whole collection when it fits, else its most relevant "
+              "pages and files; full: the whole collection or an error; map-reduce: read every "
+              "window of a collection far beyond the model's window.")
 @click.option("--document", "-d", "documents", multiple=True,
               help="Read only this document (its source, as `docscout docs` lists it; "
               "repeatable).")
@@ -171,7 +172,7 @@ def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
     streamed = not as_json and sys.stdout.isatty()
     try:
         answer = analyst.ask(collection, question,
-                             mode=Mode.MAP_REDUCE if mode == "map-reduce" else None,
+                             mode=Mode(mode),
                              on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None,
                              documents=list(documents) or None)
     except KeyboardInterrupt:

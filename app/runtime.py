@@ -126,7 +126,7 @@ class EngineHost:
             raise EngineError(f"the engine is not ready ({status.state}): {status.detail}")
         return self._analyst
 
-    def stream(self, collection: str, question: str, mode: Mode | None = None) -> AnswerStream:
+    def stream(self, collection: str, question: str, mode: Mode = Mode.AUTO) -> AnswerStream:
         """Start answering on a worker thread; iterate the result for text deltas."""
         return AnswerStream(self.analyst, collection, question, mode)
 
@@ -139,7 +139,7 @@ class AnswerStream:
     the stored Answer once the iteration ends. Errors are answers too (`answer.error`)."""
 
     def __init__(self, analyst: Analyst, collection: str, question: str,
-                 mode: Mode | None = None) -> None:
+                 mode: Mode = Mode.AUTO) -> None:
         self._queue: queue.Queue = queue.Queue()
         self.answer: Answer | None = None
         self._thread = threading.Thread(
@@ -147,11 +147,11 @@ class AnswerStream:
             name="docscout-answer", daemon=True)
         self._thread.start()
 
-    def _run(self, analyst: Analyst, collection: str, question: str, mode: Mode | None) -> None:
+    def _run(self, analyst: Analyst, collection: str, question: str, mode: Mode) -> None:
         try:
             self.answer = analyst.ask(collection, question, mode=mode, on_delta=self._queue.put)
         except Exception as exc:  # storage failures and bugs: shown, never a dead page
-            self.answer = Answer(question, "", mode or Mode.FULL, error=f"{type(exc).__name__}: {exc}")
+            self.answer = Answer(question, "", mode, error=f"{type(exc).__name__}: {exc}")
         finally:
             self._queue.put(_DONE)
 

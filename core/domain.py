@@ -189,6 +189,11 @@ class CollectionInfo:
 
 
 class Mode(StrEnum):
+    """How a question reads the collection. A caller asks for one (AUTO by default); the Analyst
+    decides the rest (engine.service.Analyst.plan) and an answer records what was used: FULL,
+    FOCUSED or MAP_REDUCE."""
+
+    AUTO = "auto"  # asked for: full when it fits, else focused; map-reduce only far beyond
     FULL = "full"  # the whole collection fits: every segment, in a stable order
     FOCUSED = "focused"  # the most relevant pages and files, in document order
     MAP_REDUCE = "map-reduce"  # one answer per window, then one combined answer

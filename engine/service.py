@@ -6,8 +6,9 @@ prompt rendering, a model backend and citation checking. The CLI, the UI and rep
 
 Budget: the model's window less the answer's reserved tokens less the prompt's own overhead
 (template, system prompt, question), so a prompt is never rejected for length; the exact count
-of the rendered prompt is checked before it is sent. Full mode when the collection fits, else
-focused; map-reduce on request (reports over collections far beyond the window). `ask_many`
+of the rendered prompt is checked before it is sent. Which mode a question reads the collection
+in is decided in one place, `Analyst.plan`: full when the collection fits, else focused;
+map-reduce on request or (reports) far beyond the window. `ask_many`
 answers a batch (reports): every request goes to the backend at once, map-reduce windows
 included, and one question's failure is that answer's error, never the batch's.
 """
@@ -35,6 +36,7 @@ from storage.repository import Store
 
 Deltas = Callable[[str], None]
 MIN_CORPUS_TOKENS = 256  # a question must leave at least this much of the window to documents
+READ_MODES = (Mode.FULL, Mode.FOCUSED, Mode.MAP_REDUCE)  # what an answer can have read
 FACT_ANSWER_TOKENS = 192  # a fact, a sentence of context and citations fit with room to spare
 _FACT_START = re.compile(
     r"^\s*(?:what|when|who|whom|whose|which|where|how (?:much|many|long|often|old)|is|are|was|"
@@ -93,7 +95,7 @@ class Analyst:
 
     def budget_for(self, question: str) -> int:
         """Tokens the corpus may take for this question in this model's window."""
-        overhead = max(self.overhead(question, mode) for mode in Mode)
+        overhead = max(self.overhead(question, mode) for mode in READ_MODES)
         budget = self.profile.max_model_len - self.answer_budget - overhead
         if budget < MIN_CORPUS_TOKENS:
             raise EngineError(
@@ -141,7 +143,50 @@ class Analyst:
 
     # -- answers -------------------------------------------------------------------------------
 
-    def ask(self, collection: str, question: str, *, mode: Mode | None = None,
+    # -- the one mode policy ----------------------------------------------------------------
+
+    def plan(self, collection: str, question: str, mode: Mode = Mode.AUTO, *,
+             map_reduce_factor: float = 0, documents: Sequence[str] | None = None
+             ) -> list[Context]:
+        """The contexts `question` is answered from, decided here for every front end (CLI, UI,
+        reports): one context, or a map-reduce question's windows. What each mode asks for:
+
+        - AUTO: the whole collection when it fits (full), else its most relevant pages and
+          files (focused); map-reduce when the collection holds more than `map_reduce_factor`
+          windows' worth of tokens (0, the default, never: interactive asks stay one prompt;
+          reports pass DOCSCOUT_REPORT_MAP_REDUCE_FACTOR).
+        - FOCUSED: one prompt, never map-reduce (the whole collection when it fits).
+        - FULL: the whole collection in one prompt, else an EngineError saying it does not fit.
+        - MAP_REDUCE: every window of the collection.
+        """
+        if mode == Mode.MAP_REDUCE:
+            return self._windows(collection, question, documents)
+        context = self.context(collection, question, documents=documents)
+        if mode == Mode.FULL and context.mode != Mode.FULL:
+            raise EngineError(
+                f"the collection ({context.collection_tokens:,} tokens) does not fit "
+                f"{self.profile.name}'s window in full mode; ask in auto or map-reduce mode")
+        far_beyond = (map_reduce_factor > 0
+                      and context.collection_tokens > map_reduce_factor * context.budget)
+        if mode == Mode.AUTO and context.mode == Mode.FOCUSED and far_beyond:
+            return self._windows(collection, question, documents)
+        return [context]
+
+    def _windows(self, collection: str, question: str, documents: Sequence[str] | None
+                 ) -> list[Context]:
+        if documents is not None:
+            raise EngineError("map-reduce reads the whole collection; ask about chosen "
+                              "documents in auto mode")
+        contexts = windows(self.store.collection_segments(collection), self.tokenizer,
+                           self.budget_for(question), self._max_images,
+                           llama4_counts=self.profile.family == "llama4", neutralize=neutralize)
+        if not contexts:
+            raise EngineError("the collection holds nothing the model can read")
+        return contexts
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def ask(self, collection: str, question: str, *, mode: Mode = Mode.AUTO,
             on_delta: Deltas | None = None, cancel: Event | None = None,
             documents: Sequence[str] | None = None, remember: bool = True) -> Answer:
         """Answer one question, streaming text to `on_delta`; the answer (or the error) is
@@ -159,46 +204,44 @@ class Analyst:
                 on_delta(piece)
 
         try:
-            if mode == Mode.MAP_REDUCE:
-                if documents is not None:
-                    raise EngineError("map-reduce reads the whole collection; ask about chosen "
-                                      "documents in auto mode")
-                answer = self._answer_all(collection, [question], [mode], cancel)[0]
+            contexts = self.plan(collection, question, mode, documents=documents)
+            if contexts[0].mode == Mode.MAP_REDUCE:
+                job = _Job(question, Mode.MAP_REDUCE, contexts,
+                           [self.messages(c, question) for c in contexts])
+                answer = self._answer_jobs([job], cancel)[0]
             else:
-                context = self.context(collection, question, documents=documents)
-                generation = self._stream(self.messages(context, question),
+                generation = self._stream(self.messages(contexts[0], question),
                                           self.max_tokens_for(question), delta, cancel)
-                answer = self._answer(question, context, generation)
+                answer = self._answer(question, contexts[0], generation)
         except EngineError as exc:
-            answer = Answer(question, "".join(said), mode or Mode.FULL, model=self.profile.name,
+            answer = Answer(question, "".join(said), _recorded(mode), model=self.profile.name,
                             error=str(exc), usage=Usage(total_time_s=time.perf_counter() - start),
                             stop_reason=StopReason.ERROR)
         except KeyboardInterrupt:
             if remember:
                 self.store.save_answer(collection, Answer(
-                    question, "".join(said), mode or Mode.FULL, model=self.profile.name,
+                    question, "".join(said), _recorded(mode), model=self.profile.name,
                     error=STOP_MESSAGES[StopReason.CANCELLED], stop_reason=StopReason.CANCELLED,
                     usage=Usage(total_time_s=time.perf_counter() - start)))
             raise
         return self.store.save_answer(collection, answer) if remember else answer
 
     def ask_many(self, collection: str, questions: Sequence[str],
-                 modes: Sequence[Mode | None] | None = None,
+                 modes: Sequence[Mode] | None = None, *, map_reduce_factor: float = 0,
                  cancel: Event | None = None) -> list[Answer]:
         """Answer several questions in one batch: vLLM schedules them together and computes the
-        collection's shared prefix once. Per question, `modes` takes None (full when the
-        collection fits, else focused), Mode.FULL (the whole collection, else an error) or
-        Mode.MAP_REDUCE (the windows of every map-reduce question join the same batch; their
-        combining requests follow in a second one). A question that fails (too long, too big
-        for full mode, refused by the backend) gets its error; the others are answered. Every
-        answer and error is stored in the history."""
-        answers = self._answer_all(collection, questions, modes or [None] * len(questions),
-                                   cancel)
+        collection's shared prefix once. Each question's mode (AUTO by default) is decided by
+        `plan`, with `map_reduce_factor`; the windows of every map-reduce question join the same
+        batch and their combining requests follow in a second one. A question that fails (too
+        long, too big for full mode, refused by the backend) gets its error; the others are
+        answered. Every answer and error is stored in the history."""
+        modes = modes or [Mode.AUTO] * len(questions)
+        jobs = [self._job(collection, q, m, map_reduce_factor)
+                for q, m in zip(questions, modes, strict=True)]
+        answers = self._answer_jobs(jobs, cancel)
         return [self.store.save_answer(collection, answer) for answer in answers]
 
-    def _answer_all(self, collection: str, questions: Sequence[str],
-                    modes: Sequence[Mode | None], cancel: Event | None = None) -> list[Answer]:
-        jobs = [self._job(collection, q, m) for q, m in zip(questions, modes, strict=True)]
+    def _answer_jobs(self, jobs: list[_Job], cancel: Event | None = None) -> list[Answer]:
         live = [job for job in jobs if job.error is None]
         generations = iter(self._generate_each([r for job in live for r in job.requests],
                                                cancel))
@@ -213,25 +256,14 @@ class Analyst:
             job.generations.append(final)
         return [self._job_answer(job) for job in jobs]
 
-    def _job(self, collection: str, question: str, mode: Mode | None) -> _Job:
+    def _job(self, collection: str, question: str, mode: Mode, map_reduce_factor: float
+             ) -> _Job:
         try:
-            if mode == Mode.MAP_REDUCE:
-                contexts = windows(self.store.collection_segments(collection), self.tokenizer,
-                                   self.budget_for(question), self._max_images,
-                                   llama4_counts=self.profile.family == "llama4",
-                                   neutralize=neutralize)
-                if not contexts:
-                    raise EngineError("the collection holds nothing the model can read")
-            else:
-                contexts = [self.context(collection, question)]
-                if mode == Mode.FULL and contexts[0].mode != Mode.FULL:
-                    raise EngineError(
-                        f"the collection ({contexts[0].collection_tokens:,} tokens) does not fit "
-                        f"{self.profile.name}'s window in full mode; ask in auto or map-reduce "
-                        "mode")
-            return _Job(question, mode, contexts, [self.messages(c, question) for c in contexts])
+            contexts = self.plan(collection, question, mode, map_reduce_factor=map_reduce_factor)
+            return _Job(question, contexts[0].mode, contexts,
+                        [self.messages(c, question) for c in contexts])
         except EngineError as exc:
-            return _Job(question, mode, [], [], error=str(exc))
+            return _Job(question, _recorded(mode), [], [], error=str(exc))
 
     def _generate_each(self, requests: list[list[dict]],
                        cancel: Event | None = None) -> list[Generation]:
@@ -265,7 +297,7 @@ class Analyst:
             (g.error for g in job.generations if g.error), None)
         if error is not None:
             total = max((g.total_time_s for g in job.generations), default=0.0)
-            return Answer(job.question, "", job.mode or Mode.FULL, model=self.profile.name,
+            return Answer(job.question, "", job.mode, model=self.profile.name,
                           error=error, usage=Usage(total_time_s=total),
                           stop_reason=StopReason.ERROR)
         if job.mode != Mode.MAP_REDUCE:
@@ -342,13 +374,18 @@ class Analyst:
         return replace(answer, usage=usage)
 
 
+def _recorded(mode: Mode) -> Mode:
+    """The mode an answer that failed before its mode was decided is stored with."""
+    return Mode.FULL if mode in (Mode.AUTO, Mode.FOCUSED) else mode
+
+
 @dataclass
 class _Job:
     """One question of a batch: its contexts (one, or a map-reduce question's windows), their
     requests, and then their generations (a map-reduce question's combining one last)."""
 
     question: str
-    mode: Mode | None
+    mode: Mode  # as decided (FULL, FOCUSED, MAP_REDUCE); as asked when planning failed
     contexts: list[Context]
     requests: list[list[dict]]
     error: str | None = None

@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
-from app.reports.run import engine_mode, run_report
+from app.reports.run import run_report
 from app.reports.service import create_report, write_report
-from app.reports.spec import Question, SpecMode, parse_spec
+from app.reports.spec import parse_spec
 from core.domain import Mode, ReportStatus
+from core.errors import EngineError
 from core.settings import get_settings
 from engine.backends import FakeBackend, Generation
 from ingest.pipeline import ingest_paths
@@ -143,23 +144,22 @@ def test_auto_goes_map_reduce_only_far_beyond_the_window(settings, store, counte
     analyst = fake_analyst(settings, store, counter, FakeBackend())
     small = replace(analyst, profile=replace(analyst.profile,
                                              max_model_len=900 + analyst.answer_budget))
-    auto, question = Question("What is the fee?", SpecMode.AUTO), "What is the fee?"
+    question = "What is the fee?"
     context = small.context("deal", question)
     assert context.mode == Mode.FOCUSED
     factor = context.collection_tokens / context.budget  # how many windows the collection is
-    assert engine_mode(analyst, "deal", auto) is None  # fits: full
-    below = replace(small, settings=settings.model_copy(
-        update={"report_map_reduce_factor": factor + 0.5}))
-    above = replace(small, settings=settings.model_copy(
-        update={"report_map_reduce_factor": factor - 0.5}))
-    off = replace(small, settings=settings.model_copy(update={"report_map_reduce_factor": 0}))
-    assert engine_mode(below, "deal", auto) is None
-    assert engine_mode(above, "deal", auto) == Mode.MAP_REDUCE
-    assert engine_mode(off, "deal", auto) is None
-    assert engine_mode(above, "deal", Question(question, SpecMode.FOCUSED)) is None
-    assert engine_mode(small, "deal", Question(question, SpecMode.FULL)) == Mode.FULL
-    assert engine_mode(analyst, "deal", Question(question, SpecMode.MAP_REDUCE)) == \
-        Mode.MAP_REDUCE
+
+    def decided(an, mode: Mode, map_reduce_factor: float) -> Mode:
+        return an.plan("deal", question, mode, map_reduce_factor=map_reduce_factor)[0].mode
+
+    assert decided(analyst, Mode.AUTO, factor - 0.5) == Mode.FULL  # fits: full
+    assert decided(small, Mode.AUTO, factor + 0.5) == Mode.FOCUSED
+    assert decided(small, Mode.AUTO, factor - 0.5) == Mode.MAP_REDUCE
+    assert decided(small, Mode.AUTO, 0) == Mode.FOCUSED  # 0 turns it off
+    assert decided(small, Mode.FOCUSED, factor - 0.5) == Mode.FOCUSED
+    with pytest.raises(EngineError, match="does not fit"):
+        decided(small, Mode.FULL, 0)
+    assert decided(analyst, Mode.MAP_REDUCE, 0) == Mode.MAP_REDUCE
 
 
 def test_modes_from_the_spec_reach_the_engine_and_the_usage_table(settings, store, counter):

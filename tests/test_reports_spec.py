@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.reports.spec import SpecMode, load_spec, parse_spec
+from app.reports.spec import load_spec, parse_spec
+from core.domain import Mode
 from core.errors import SpecError
 
 from .conftest import SAMPLE_DOCS
@@ -31,12 +32,12 @@ sections:
 
 def test_a_spec_becomes_frozen_values_with_modes_inherited_or_set():
     spec = parse_spec(GOOD, "dd.yaml", collections={"Deal"})
-    assert (spec.title, spec.collection, spec.mode) == ("Due diligence", "Deal", SpecMode.FOCUSED)
+    assert (spec.title, spec.collection, spec.mode) == ("Due diligence", "Deal", Mode.FOCUSED)
     assert spec.intro == "Two lines\nof intro." and spec.text == GOOD
     assert [s.heading for s in spec.sections] == ["Term", "Money"]
     assert [(q.text, q.mode) for _, q in spec.questions] == [
-        ("What is the term?", SpecMode.FOCUSED), ("List every clause.", SpecMode.MAP_REDUCE),
-        ("What is the fee?", SpecMode.FOCUSED)]
+        ("What is the term?", Mode.FOCUSED), ("List every clause.", Mode.MAP_REDUCE),
+        ("What is the fee?", Mode.FOCUSED)]
     with pytest.raises(AttributeError):
         spec.title = "changed"  # frozen
 

@@ -96,7 +96,7 @@ def test_ask_many_batches_every_mode_and_keeps_going_past_a_failure(analyst):
     batch = replace(analyst, profile=small, _backend=FakeBackend(default="so [D3 p.1]"))
     questions = ["What is the fee?", "why " * 20_000, "Summarise every document.",
                  "Quote every clause."]
-    modes = [None, None, Mode.MAP_REDUCE, Mode.FULL]
+    modes = [Mode.AUTO, Mode.AUTO, Mode.MAP_REDUCE, Mode.FULL]
     answers = batch.ask_many("deal", questions, modes)
     assert [a.question for a in answers] == questions
     assert answers[0].error is None and answers[0].mode == Mode.FOCUSED

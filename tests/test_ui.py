@@ -73,7 +73,8 @@ def test_ask_streams_an_answer_with_citation_chips_and_a_preview(fake):
     backend.enqueue("The monthly fee is US$18,750 [D3 p.1]; also [D9 p.4].")
     at = _page("ask").run()
     assert not at.exception
-    assert "window" in at.get("progress")[0].proto.text
+    meter = at.get("progress")[0].proto.text
+    assert "window" in meter and "full mode" in meter  # as the engine decides it (Analyst.plan)
     at.chat_input(key="question").set_value("What is the monthly fee?").run()
     assert not at.exception, at.exception
     assert "18,750" in at.markdown[-1].value or any("18,750" in m.value for m in at.markdown)

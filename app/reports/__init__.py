@@ -11,9 +11,10 @@ The UI and the CLI use only what is exported here (and core.errors.SpecError for
 """
 
 from app.reports.footnotes import Footnote
-from app.reports.run import Progress, ReportItem, ReportRun, engine_mode, run_report
+from app.reports.run import Progress, ReportItem, ReportRun, run_report
 from app.reports.service import FILES, create_report, render_report, write_report
-from app.reports.spec import Question, ReportSpec, Section, SpecMode, load_spec, parse_spec
+from app.reports.spec import Question, ReportSpec, Section, load_spec, parse_spec
+from core.domain import Mode
 
 __all__ = [
     "FILES",
@@ -24,9 +25,8 @@ __all__ = [
     "ReportRun",
     "ReportSpec",
     "Section",
-    "SpecMode",
+    "Mode",
     "create_report",
-    "engine_mode",
     "load_spec",
     "parse_spec",
     "render_report",

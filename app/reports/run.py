@@ -9,7 +9,8 @@ How a question reads the collection (`mode` in the spec, per report or per quest
 - auto: the whole collection when it fits the window (full), else the most relevant pages
   (focused); but map-reduce when the collection holds more than `report_map_reduce_factor`
   windows' worth of tokens (default 4: focused would read under a quarter of it, and a report
-  is worth the time to read everything). The factor is a setting; 0 turns this off.
+  is worth the time to read everything). The factor is a setting; 0 turns this off. The
+  decision is the engine's (`Analyst.plan`), made once per question.
 - full: the whole collection in one prompt, or the question fails saying it does not fit.
 - focused: one prompt, never map-reduce (the whole collection when it fits).
 - map-reduce: every window, then one combined answer.
@@ -25,10 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.reports.spec import Question, ReportSpec, SpecMode
-from core.domain import Answer, Mode, ReportStatus
-from core.errors import EngineError
-from engine.service import Analyst
+from app.reports.spec import Question, ReportSpec
+from core.domain import Answer, ReportStatus
+from engine.service import READ_MODES, Analyst
 
 Progress = Callable[[int, int, str], None]
 
@@ -75,43 +75,19 @@ def run_report(analyst: Analyst, spec: ReportSpec, on_progress: Progress | None 
     pairs = spec.questions
     total = len(pairs)
     started_at, start = datetime.now(UTC), time.perf_counter()
-    progress(0, total, f"Planning {total} questions over {spec.collection!r}")
-    modes = [engine_mode(analyst, spec.collection, q) for _, q in pairs]
-    spread = _describe_modes(modes)
-    progress(0, total, f"Answering {total} questions in one batch on {analyst.profile.name}"
-             f" ({spread})")
-    answers = analyst.ask_many(spec.collection, [q.text for _, q in pairs], modes)
+    progress(0, total, f"Answering {total} questions over {spec.collection!r} in one batch on "
+             f"{analyst.profile.name}")
+    answers = analyst.ask_many(spec.collection, [q.text for _, q in pairs],
+                               [q.mode for _, q in pairs],
+                               map_reduce_factor=analyst.settings.report_map_reduce_factor)
     items = tuple(ReportItem(s.heading, q, a) for (s, q), a in zip(pairs, answers, strict=True))
     run = ReportRun(spec, items, analyst.profile.name, started_at, time.perf_counter() - start)
     failed = len(run.failed)
     progress(total, total, f"Answered {total - failed} of {total} questions"
-             + (f"; {failed} failed" if failed else ""))
+             + (f"; {failed} failed" if failed else "") + f" ({_describe_modes(answers)})")
     return run
 
 
-def engine_mode(analyst: Analyst, collection: str, question: Question) -> Mode | None:
-    """What the engine is asked for one question (None: full when it fits, else focused)."""
-    if question.mode == SpecMode.MAP_REDUCE:
-        return Mode.MAP_REDUCE
-    if question.mode == SpecMode.FULL:
-        return Mode.FULL
-    if question.mode == SpecMode.FOCUSED:
-        return None
-    factor = analyst.settings.report_map_reduce_factor
-    try:
-        context = analyst.context(collection, question.text)
-    except EngineError:
-        return None  # the engine reports the same problem as this question's error
-    far_beyond = factor > 0 and context.collection_tokens > factor * context.budget
-    return Mode.MAP_REDUCE if context.mode == Mode.FOCUSED and far_beyond else None
-
-
-def _describe_modes(modes: list[Mode | None]) -> str:
-    reduce = sum(m == Mode.MAP_REDUCE for m in modes)
-    full = sum(m == Mode.FULL for m in modes)
-    parts = [f"{len(modes) - reduce - full} full or focused"]
-    if full:
-        parts.append(f"{full} full only")
-    if reduce:
-        parts.append(f"{reduce} map-reduce")
-    return ", ".join(parts)
+def _describe_modes(answers: list[Answer]) -> str:
+    counts = {m: sum(a.mode == m for a in answers) for m in READ_MODES}
+    return ", ".join(f"{n} {m.value}" for m, n in counts.items() if n)

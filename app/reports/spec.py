@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from core.domain import Mode
 from core.errors import SpecError
 
 MAX_SPEC_BYTES = 1024 * 1024
@@ -34,19 +34,10 @@ MAX_LINE_CHARS = 300  # title and headings
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 
-class SpecMode(StrEnum):
-    """How a question reads the collection (see app.reports.run for the rule behind `auto`)."""
-
-    AUTO = "auto"  # the whole collection when it fits, else focused; map-reduce when far beyond
-    FULL = "full"  # the whole collection in one prompt, or the question fails
-    FOCUSED = "focused"  # one prompt, never map-reduce: all of it when it fits, else the best pages
-    MAP_REDUCE = "map-reduce"  # every window of the collection, then one combined answer
-
-
 @dataclass(frozen=True, slots=True)
 class Question:
     text: str
-    mode: SpecMode
+    mode: Mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +51,7 @@ class ReportSpec:
     title: str
     collection: str
     sections: tuple[Section, ...]
-    mode: SpecMode = SpecMode.AUTO
+    mode: Mode = Mode.AUTO
     intro: str = ""
     text: str = ""  # the YAML it was read from, kept with the report
 
@@ -92,7 +83,7 @@ def parse_spec(text: str, source: str = "<spec>",
     reader = _Reader(source)
     root = reader.compose(text)
     top = reader.mapping(root, "the spec", ("title", "collection", "mode", "intro", "sections"))
-    mode = reader.mode(top.get("mode"), SpecMode.AUTO)
+    mode = reader.mode(top.get("mode"), Mode.AUTO)
     collection_node = reader.required(top, "collection", root)
     collection = reader.line_text(collection_node, "collection")
     if collections is not None and collection not in collections:
@@ -177,22 +168,22 @@ class _Reader:
                             "characters")
         return value
 
-    def mode(self, node: Node | None, default: SpecMode) -> SpecMode:
+    def mode(self, node: Node | None, default: Mode) -> Mode:
         if node is None:
             return default
         value = self.text(node, "mode")
         try:
-            return SpecMode(value)
+            return Mode(value)
         except ValueError:
-            choices = ", ".join(m.value for m in SpecMode)
+            choices = ", ".join(m.value for m in Mode)
             raise self.fail(node, f"unknown mode {value!r} (expected: {choices})") from None
 
-    def sections(self, node: Node, mode: SpecMode) -> tuple[Section, ...]:
+    def sections(self, node: Node, mode: Mode) -> tuple[Section, ...]:
         if not isinstance(node, SequenceNode) or not node.value:
             raise self.fail(node, "'sections' must be a list of at least one section")
         return tuple(self.section(n, i, mode) for i, n in enumerate(node.value, 1))
 
-    def section(self, node: Node, number: int, mode: SpecMode) -> Section:
+    def section(self, node: Node, number: int, mode: Mode) -> Section:
         fields = self.mapping(node, f"section {number}", ("heading", "questions"))
         heading = self.line_text(self.required(fields, "heading", node), f"section {number}'s "
                                  "heading")
@@ -204,7 +195,7 @@ class _Reader:
             raise self.fail(questions, f"the questions of section {heading!r} must be a list")
         return Section(heading, tuple(self.question(q, heading, mode) for q in questions.value))
 
-    def question(self, node: Node, heading: str, mode: SpecMode) -> Question:
+    def question(self, node: Node, heading: str, mode: Mode) -> Question:
         if isinstance(node, MappingNode):
             fields = self.mapping(node, f"a question of section {heading!r}", ("question", "mode"))
             text = self.text(self.required(fields, "question", node), "the question")

@@ -9,8 +9,8 @@ from app.evidence import evidence
 from app.runtime import EngineState, EngineStatus
 from app.ui.services import services
 from app.ui.text import plain
-from core.domain import Answer, Citation, CollectionInfo
-from core.errors import DocScoutError
+from core.domain import Answer, Citation, CollectionInfo, Mode
+from core.errors import DocScoutError, EngineError
 
 STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server may lack
     EngineState.LOADING: (":material/hourglass_top:", "orange"),
@@ -77,22 +77,37 @@ def _picked() -> None:
 
 
 def context_meter(info: CollectionInfo) -> None:
-    """Collection size against the model's window: will the model read everything? (Sizes are
-    Llama 4 counts from ingestion; another model's tokenizer differs a little.)"""
+    """Collection size against the model's window, and the mode a question will read it in, as
+    the engine decides it (Analyst.plan); before the engine is loaded, ingestion's Llama 4
+    counts."""
     status = services().host.status()
     images = "" if status.vision is not False else \
         " (images are skipped: this model reads text only)"
-    size = info.text_tokens + (info.image_tokens if status.vision is not False else 0)
-    if not status.max_model_len:
-        st.caption(f"Collection {size:,} tokens{images}; the model's window is known once the "
+    if not status.usable:
+        size = info.text_tokens + (info.image_tokens if status.vision is not False else 0)
+        st.caption(f"Collection ≈{size:,} tokens{images}; the model's window is known once the "
                    "engine is loaded.")
         return
-    fits = size < status.max_model_len * 0.85
-    st.progress(min(size / status.max_model_len, 1.0),
-                text=f"Collection ≈{size:,} tokens{images} of the model's "
-                f"{status.max_model_len:,}-token window: " + (
-                    "the model reads all of it (full mode)" if fits else
-                    "the most relevant pages and files are read (focused mode)"))
+    try:
+        mode, size, budget = _reading(services().store.url, info.name, info.documents,
+                                      info.text_tokens, info.image_tokens, status.profile)
+    except EngineError as exc:  # the page goes on: the question box says the same when used
+        st.caption(plain(f"Collection size unknown: {exc}"))
+        return
+    st.progress(min(size / max(budget, 1), 1.0),
+                text=f"Collection {size:,} tokens{images} of the {budget:,} that "
+                f"{status.profile}'s window leaves a question: " + (
+                    "the model reads all of it (full mode)" if mode == Mode.FULL else
+                    "each question reads its most relevant pages and files (focused mode)"))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reading(database: str, collection: str, documents: int, text_tokens: int,
+             image_tokens: int, profile: str) -> tuple[Mode, int, int]:
+    """How the engine reads the collection in auto mode: (mode, its tokens, the budget). Cached
+    per database, collection state (the counts change whenever a document does) and model."""
+    context = services().host.analyst.plan(collection, "")[0]
+    return context.mode, context.collection_tokens, context.budget
 
 
 def usage_line(answer: Answer) -> str:
