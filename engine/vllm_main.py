@@ -2,14 +2,14 @@
 
 vLLM's CPU platform starts its engine core with multiprocessing *spawn*, and a spawned child
 imports the parent's main module again (as `__mp_main__`) before it unpickles anything of vLLM.
-So the torchvision shim (engine.torch_compat) sits at this module's top level, where it runs in
+So the torchvision shim (engine.vllm_compat) sits at this module's top level, where it runs in
 that child before transformers imports torchvision; the server itself starts only under
 `__main__`.
 """
 
 import sys
 
-from engine.torch_compat import prepare_torchvision
+from engine.vllm_compat import prepare_torchvision
 
 prepare_torchvision()
 

@@ -24,7 +24,7 @@ SIZES = [
 
 @pytest.fixture(scope="module")
 def hf_processor():
-    from engine.torch_compat import prepare_torchvision
+    from engine.vllm_compat import prepare_torchvision
 
     prepare_torchvision()
     from transformers.models.llama4.image_processing_llama4 import Llama4ImageProcessor
