@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status  # noqa: E402
 from core.tokens import count_text_tokens  # noqa: E402
-from engine.context import assemble  # noqa: E402
+from engine.packing import assemble  # noqa: E402
 from engine.prompt import render_messages  # noqa: E402
 from engine.tokenizer import Llama4PromptTokenizer, neutralize  # noqa: E402
 from storage.repository import SearchHit  # noqa: E402

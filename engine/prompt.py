@@ -5,7 +5,7 @@ Prefix caching needs the corpus rendered byte-identically for every question ove
 context: nothing before the question part depends on the question, and rendering is
 deterministic (same items, same order, same base64). vLLM's Llama 4 template concatenates text
 parts as they are and puts an image's tokens where its part stands, so the prompt costs exactly
-`prompt_overhead(...) + context.corpus_tokens` (engine.context explains why the pieces add up).
+`prompt_overhead(...) + context.corpus_tokens` (engine.costs explains why the pieces add up).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import base64
 from collections.abc import Callable, Sequence
 
 from core.domain import DocumentKind, Mode, SegmentKind
-from engine.context import item_text
+from engine.costs import item_text
 from engine.types import Context, PromptTokenizer
 
 SYSTEM_PROMPT = """\

@@ -26,12 +26,13 @@ from core.errors import EngineError
 from core.settings import Settings
 from engine.backends import Backend, Generation
 from engine.citations import answer_citations
-from engine.context import assemble, windows
 from engine.grounding import not_found_text, unsupported
+from engine.packing import assemble
 from engine.profiles import ModelProfile, ensure_model, resolve_profile
 from engine.prompt import prompt_overhead, render_messages, render_reduce_messages
 from engine.tokenizer import neutralize, prompt_tokenizer
 from engine.types import Context, PromptTokenizer
+from engine.windows import windows
 from storage.repository import Store
 
 Deltas = Callable[[str], None]

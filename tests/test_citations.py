@@ -8,7 +8,7 @@ import pytest
 
 from core.domain import Citation, Document, DocumentKind, Locator, Segment, SegmentKind, Status
 from engine.citations import ambiguous_paths, label_for, parse_citations, parse_refs
-from engine.context import assemble
+from engine.packing import assemble
 from engine.types import ContextItem
 
 

@@ -11,11 +11,13 @@ import time
 
 from core.domain import Document, DocumentKind, Locator, Mode, Segment, SegmentKind, Status
 from core.tokens import count_image_tokens, count_text_tokens
-from engine.context import assemble, content_of, item_text, piece, windows
+from engine.costs import content_of, item_text, piece
+from engine.packing import assemble
 from engine.prompt import (
     prompt_overhead,
     render_messages,
 )
+from engine.windows import windows
 from storage.repository import SearchHit
 
 # -- test doubles ---------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status
 from engine.citations import infer_citations
-from engine.context import assemble
 from engine.grounding import NOT_FOUND_LEAD, says_not_found, unsupported
+from engine.packing import assemble
 
 from .test_citations import Words
 

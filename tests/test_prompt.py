@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from engine.context import assemble
+from engine.packing import assemble
 from engine.prompt import (
     REMINDER,
     SYSTEM_PROMPT,

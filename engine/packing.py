@@ -1,0 +1,176 @@
+"""Packing: which segments of a collection the model reads for one question, in what order.
+
+- Full mode: every readable segment fits the budget (sum <= budget) AND the collection's images are
+  no more than the model's per-prompt limit. More images than the limit means focused mode, which
+  keeps all the text it can and the most relevant images up to the limit: the limit is never
+  exceeded, and "full" always means the model read everything it can read.
+- Focused mode: each document's overview first (a codebase's tree; otherwise its first text
+  segment, the page image coming along), within half the budget, documents with search hits
+  first; then pages and files by bm25 rank, a PDF page's image together with its text; then, while
+  room is left, the rest round-robin across documents (their beginnings first). Emitted in
+  document order, segments by position, so the model reads excerpts in place.
+
+What each item costs is engine.costs'; which mode a question gets is engine.service.Analyst.plan's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from core.domain import Mode, Segment, SegmentKind
+from engine.costs import Collection, Costs, Plan, context_of
+from engine.types import Context, PromptTokenizer
+
+if TYPE_CHECKING:
+    from storage.repository import SearchHit
+
+OVERVIEW_SHARE = 0.5  # overviews may take at most this share of a focused budget
+MAX_MISSES = 64  # the fill stops after this many segments in a row were counted and did not fit
+# Another model's tokenizer: a segment is not even counted when this share of its Llama 4 count is
+# over the room left (a smaller vocabulary than Llama 4's 200K never needs half as many tokens).
+ESTIMATE_FLOOR = 0.5
+MIN_HITS, MAX_HITS = 50, 10_000
+
+Search = Callable[[str, int], "list[SearchHit]"]  # (question, k) -> hits, best first
+
+
+def assemble(
+    collection: Collection,
+    question: str,
+    tokenizer: PromptTokenizer,
+    budget: int,
+    *,
+    max_images: int,
+    search: Search | None = None,
+    llama4_counts: bool = True,
+    neutralize: Callable[[str], str] | None = None,
+) -> Context:
+    """The context for one question: full mode when the whole collection fits `budget` (and its
+    images the model's limit), else focused. Never more than `budget` tokens or `max_images`.
+    `neutralize`: the renderer's special-token neutraliser; pieces containing "<|" are counted
+    after it (it must leave text without "<|" unchanged)."""
+    plan = Plan(collection, Costs(tokenizer, llama4_counts, neutralize))
+    full = _full(plan, budget, max_images)
+    if full is not None:
+        return context_of(Mode.FULL, budget, full, plan)
+    chosen = _Focus(plan, budget, max_images).choose(question, search)
+    return context_of(Mode.FOCUSED, budget, sorted(chosen), plan)
+
+
+def _full(plan: Plan, budget: int, max_images: int) -> list[tuple[int, int]] | None:
+    """Every readable segment, or None when they do not all fit."""
+    images = lower = 0
+    for segs in plan.segs:
+        for seg in segs:
+            if plan.costs.readable(seg):
+                lower += seg.tokens
+                images += seg.kind == SegmentKind.IMAGE
+    # Llama 4 counts: an item costs at least its segment, so the plain sum rules out most misses.
+    if images > max(max_images, 0) or (plan.costs.llama4 and lower > budget):
+        return None
+    readable = [(d, s) for d, segs in enumerate(plan.segs) for s, seg in enumerate(segs)
+                if plan.costs.readable(seg)]
+    used = 0
+    for d, s in readable:  # exact, stopping at the first token over: bounded by the budget
+        used += plan.price(d, s)[1]
+        if used > budget:
+            return None
+    return readable
+
+
+class _Focus:
+    """Focused packing: overviews, then ranked pages and files, then round-robin fill."""
+
+    def __init__(self, plan: Plan, budget: int, max_images: int) -> None:
+        self.plan, self.budget, self.max_images = plan, budget, max(max_images, 0)
+        self.chosen: set[tuple[int, int]] = set()
+        self.used = 0
+        self.images = 0
+        self.misses = 0  # consecutive segments counted that did not fit
+
+    def choose(self, question: str, search: Search | None) -> set[tuple[int, int]]:
+        ranked = self._ranked(question, search)
+        self._overviews(ranked)
+        for d, s in ranked:
+            self._add_page(d, s, self.budget)
+        self._fill()
+        return self.chosen
+
+    def _ranked(self, question: str, search: Search | None) -> list[tuple[int, int]]:
+        if search is None or not question.strip():
+            return []
+        segments = sum(len(segs) for segs in self.plan.segs)
+        mean = max(1, self.plan.total // max(1, segments))
+        k = min(segments, max(MIN_HITS, min(MAX_HITS, 2 * self.budget // mean)))
+        where = {doc.source: d for d, doc in enumerate(self.plan.docs)}
+        ranked = []
+        for hit in sorted(search(question, k), key=lambda h: h.score):
+            d = where.get(hit.source)
+            if d is not None and 0 <= hit.ordinal < len(self.plan.segs[d]):
+                ranked.append((d, hit.ordinal))
+        return ranked
+
+    def _overviews(self, ranked: list[tuple[int, int]]) -> None:
+        order = list(dict.fromkeys([d for d, _ in ranked] + list(range(len(self.plan.docs)))))
+        cap = int(self.budget * OVERVIEW_SHARE)
+        for d in order:
+            s = _overview(self.plan.segs[d])
+            if s is not None:
+                self._add_page(d, s, cap)
+
+    def _fill(self) -> None:
+        every = self.plan.segs
+        floor = 1.0 if self.plan.costs.llama4 else ESTIMATE_FLOOR
+        self.misses = 0
+        for s in range(max((len(segs) for segs in every), default=0)):
+            for d, segs in enumerate(every):
+                room = self.budget - self.used
+                if room < 4 or self.misses >= MAX_MISSES:
+                    return
+                if s < len(segs) and segs[s].tokens * floor <= room:
+                    self._add_page(d, s, self.budget)
+
+    def _add_page(self, d: int, s: int, cap: int) -> None:
+        """A segment, and the other segments of the same PDF page (its image, or its text)."""
+        if not self._add(d, s, cap):
+            return
+        segs = self.plan.segs[d]
+        page = segs[s].locator.page
+        if page is None:
+            return
+        for n in (s - 1, s + 1):
+            if 0 <= n < len(segs) and segs[n].locator.page == page:
+                self._add(d, n, cap)
+
+    def _add(self, d: int, s: int, cap: int) -> bool:
+        if (d, s) in self.chosen:
+            return True
+        segment = self.plan.segs[d][s]
+        image = segment.kind == SegmentKind.IMAGE
+        if not self.plan.costs.readable(segment) or (image and self.images >= self.max_images):
+            return False
+        floor = 1.0 if self.plan.costs.llama4 else ESTIMATE_FLOOR  # Llama 4: a lower bound
+        if self.used + segment.tokens * floor > cap:
+            return False
+        cost = self.plan.price(d, s)[1]
+        if self.used + cost > cap:
+            self.misses += 1
+            return False
+        self.misses = 0
+        self.chosen.add((d, s))
+        self.used += cost
+        self.images += image
+        return True
+
+
+def _overview(segments: Sequence[Segment]) -> int | None:
+    """A document's overview: its first segment (a codebase's tree, a page, a text chunk), or the
+    page's text when the first segment is a page image with text after it."""
+    if not segments:
+        return None
+    first = segments[0]
+    if (first.kind == SegmentKind.IMAGE and len(segments) > 1
+            and segments[1].kind != SegmentKind.IMAGE and segments[1].locator.page == first.locator.page):
+        return 1
+    return 0
