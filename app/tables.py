@@ -6,9 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.domain import Answer, Document, Status
+from core.domain import Answer, Document, ReportInfo, Status
 from ingest.pipeline import Outcome
-from storage.repository import ReportInfo
 
 MAX_CELL = 70
 

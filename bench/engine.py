@@ -23,12 +23,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.domain import Document, DocumentKind, Locator, Segment, SegmentKind, Status  # noqa: E402
+from core.domain import (  # noqa: E402
+    Document,
+    DocumentKind,
+    Locator,
+    SearchHit,
+    Segment,
+    SegmentKind,
+    Status,
+)
 from core.tokens import count_text_tokens  # noqa: E402
 from engine.packing import assemble  # noqa: E402
 from engine.prompt import render_messages  # noqa: E402
 from engine.tokenizer import Llama4PromptTokenizer, neutralize  # noqa: E402
-from storage.repository import SearchHit  # noqa: E402
 
 WORDS = ("revenue margin contract clause notice period invoice quarter region growth risk "
          "supplier payment term renewal liability warranty audit budget forecast").split()

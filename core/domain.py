@@ -301,3 +301,49 @@ class RenderedReport:
     markdown: str = field(repr=False)
     html: str = field(repr=False)
     pdf: bytes = field(repr=False)
+
+
+# -- what storage returns -----------------------------------------------------------------------
+
+
+class SaveResult(StrEnum):
+    STORED = "stored"  # a new document
+    REPLACED = "replaced"  # a new version of a source that was already stored
+    KEPT_PREVIOUS = "kept_previous"  # the new version failed; the readable old one stays
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """A file's own bytes, as uploaded."""
+
+    data: bytes = field(repr=False)
+    mime: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    source: str
+    ordinal: int  # the segment's position in its document
+    segment: Segment
+    score: float  # bm25: lower (more negative) is better
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInfo:
+    """A stored report as listings show it; `id` is its handle for `Store.report`."""
+
+    id: int
+    collection: str
+    title: str
+    status: ReportStatus
+    questions: int
+    failed: int
+    model: str
+    elapsed_s: float
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    info: ReportInfo
+    report: RenderedReport

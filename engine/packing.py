@@ -23,7 +23,7 @@ from engine.costs import Collection, Costs, Plan, context_of
 from engine.types import Context, PromptTokenizer
 
 if TYPE_CHECKING:
-    from storage.repository import SearchHit
+    from core.domain import SearchHit
 
 OVERVIEW_SHARE = 0.5  # overviews may take at most this share of a focused budget
 MAX_MISSES = 64  # the fill stops after this many segments in a row were counted and did not fit

@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.domain import Document, DocumentKind, ParsedDocument, Status
+from core.domain import Document, DocumentKind, Original, ParsedDocument, SaveResult, Status
 from core.errors import IngestError
 from core.settings import Settings
 from core.tokens import count_text_tokens
@@ -33,7 +33,7 @@ from ingest.base import PARSER_VERSION, FileInput, sha256_bytes
 from ingest.images import parse_image
 from ingest.pdf import parse_pdf
 from ingest.text import parse_text
-from storage.repository import Original, SaveResult, Store
+from storage.repository import Store
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,16 @@ import random
 import re
 import time
 
-from core.domain import Document, DocumentKind, Locator, Mode, Segment, SegmentKind, Status
+from core.domain import (
+    Document,
+    DocumentKind,
+    Locator,
+    Mode,
+    SearchHit,
+    Segment,
+    SegmentKind,
+    Status,
+)
 from core.tokens import count_image_tokens, count_text_tokens
 from engine.costs import content_of, item_text, piece
 from engine.packing import assemble
@@ -18,7 +27,6 @@ from engine.prompt import (
     render_messages,
 )
 from engine.windows import windows
-from storage.repository import SearchHit
 
 # -- test doubles ---------------------------------------------------------------------------------
 

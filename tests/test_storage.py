@@ -11,7 +11,9 @@ from core.domain import (
     DocumentKind,
     Image,
     Locator,
+    Original,
     ParsedDocument,
+    SaveResult,
     Segment,
     SegmentKind,
     Status,
@@ -19,7 +21,7 @@ from core.domain import (
 from core.errors import StorageError
 from storage.db import make_engine, migrate
 from storage.orm import Base
-from storage.repository import Original, SaveResult, Store
+from storage.repository import Store
 
 
 def _image(tag: bytes) -> Image:
@@ -114,7 +116,7 @@ def test_images_stored_once_and_dropped_with_their_last_document(store):
 
 
 def test_a_failing_save_leaves_nothing_behind(store, monkeypatch):
-    import storage.repository as repo
+    import storage.documents as repo
 
     store.save("c", _parsed("a.pdf", "kept text"), 1)
 

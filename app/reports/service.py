@@ -16,9 +16,9 @@ from app.reports.pdf import to_pdf
 from app.reports.render import prepare, to_html, to_markdown
 from app.reports.run import Progress, ReportRun, run_report
 from app.reports.spec import ReportSpec
-from core.domain import RenderedReport
+from core.domain import RenderedReport, StoredReport
 from engine.service import Analyst
-from storage.repository import Store, StoredReport
+from storage.repository import Store
 
 FILES = ("report.md", "report.html", "report.pdf")
 

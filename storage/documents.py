@@ -1,0 +1,290 @@
+"""Documents of a collection: save (one transaction, replacement rules), list, delete, their
+segments, images and kept originals, and full-text search over them (SQLite FTS5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy.orm import Session
+
+from core.domain import (
+    Document,
+    DocumentKind,
+    Image,
+    Locator,
+    Original,
+    ParsedDocument,
+    SaveResult,
+    SearchHit,
+    Segment,
+    SegmentKind,
+    Status,
+)
+from core.errors import StorageError
+from storage.orm import CollectionRow, DocumentRow, ImageRow, OriginalRow, SegmentRow
+from storage.sessions import Sessions
+
+
+class DocumentStore(Sessions):
+    # -- documents -----------------------------------------------------------------------------
+
+    def documents(self, collection: str) -> list[Document]:
+        with self._sessions() as session:
+            row = self._collection(session, collection)
+            rows = session.scalars(
+                select(DocumentRow)
+                .where(DocumentRow.collection_id == row.id)
+                .order_by(DocumentRow.source)
+            )
+            return [_document(r, collection) for r in rows]
+
+    def find_by_sha256(self, collection: str, sha256: str, parser_version: int
+                       ) -> Document | None:
+        """A readable (ok or partial) document with these bytes, read by this parser version, if
+        the collection has one. A document an older parser read does not count: a parser fix
+        re-reads stored files on the next ingest."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(DocumentRow)
+                .join(CollectionRow)
+                .where(
+                    CollectionRow.name == collection,
+                    DocumentRow.sha256 == sha256,
+                    DocumentRow.parser_version == parser_version,
+                    DocumentRow.status != Status.FAILED.value,
+                )
+                .limit(1)
+            )
+            return _document(row, collection) if row else None
+
+    def save(self, collection: str, parsed: ParsedDocument, parser_version: int,
+             original: Original | None = None) -> SaveResult:
+        """Store a parsed document in one transaction, replacing an older version of its source.
+        `original` (the file's own bytes, kept for PDFs) is stored once per sha256."""
+        doc = parsed.document
+        with self._transaction() as session:
+            coll = self._collection(session, collection)
+            old = session.scalar(
+                select(DocumentRow).where(
+                    DocumentRow.collection_id == coll.id, DocumentRow.source == doc.source
+                )
+            )
+            if old is not None and doc.status == Status.FAILED and old.status != Status.FAILED:
+                return SaveResult.KEPT_PREVIOUS
+            if old is not None:
+                session.delete(old)
+                session.flush()
+            row = _document_row(doc, coll.id, parser_version)
+            session.add(row)
+            session.flush()
+            _insert_images(session, parsed.images)
+            _insert_segments(session, row.id, parsed.segments)
+            if original is not None and doc.status != Status.FAILED:
+                _insert_original(session, doc.sha256, original)
+            if old is not None:
+                drop_orphan_images(session)
+            return SaveResult.REPLACED if old is not None else SaveResult.STORED
+
+    def delete_document(self, collection: str, source: str) -> None:
+        with self._transaction() as session:
+            coll = self._collection(session, collection)
+            result = session.execute(
+                delete(DocumentRow).where(
+                    DocumentRow.collection_id == coll.id, DocumentRow.source == source
+                )
+            )
+            if result.rowcount == 0:
+                raise StorageError(f"no document {source!r} in collection {collection!r}")
+            drop_orphan_images(session)
+
+    # -- segments, images, search --------------------------------------------------------------
+
+    def segments(self, collection: str, source: str) -> list[Segment]:
+        """A document's segments, in reading order."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            rows = session.scalars(
+                select(SegmentRow)
+                .join(DocumentRow)
+                .where(DocumentRow.collection_id == coll.id, DocumentRow.source == source)
+                .order_by(SegmentRow.ordinal)
+            )
+            return [_segment(r) for r in rows]
+
+    def collection_segments(self, collection: str, sources: Sequence[str] | None = None
+                            ) -> list[tuple[Document, list[Segment]]]:
+        """Every readable document of a collection (or only those named in `sources`) with its
+        segments, in a stable order: documents by source, segments by position. What the engine
+        reads."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            query = (select(DocumentRow)
+                     .where(DocumentRow.collection_id == coll.id,
+                            DocumentRow.status != Status.FAILED.value)
+                     .order_by(DocumentRow.source))
+            if sources is not None:
+                query = query.where(DocumentRow.source.in_(list(sources)))
+            docs = session.scalars(query).all()
+            by_doc: dict[int, list[Segment]] = {d.id: [] for d in docs}
+            rows = session.execute(
+                select(SegmentRow)
+                .where(SegmentRow.document_id.in_(list(by_doc)))
+                .order_by(SegmentRow.document_id, SegmentRow.ordinal)
+            ).scalars()
+            for row in rows:
+                by_doc[row.document_id].append(_segment(row))
+            return [(_document(d, collection), by_doc[d.id]) for d in docs]
+
+    def image(self, sha256: str) -> Image | None:
+        with self._sessions() as session:
+            row = session.get(ImageRow, sha256)
+            if row is None:
+                return None
+            return Image(row.sha256, row.width, row.height, row.mime, row.data, row.tokens)
+
+    def original(self, collection: str, source: str) -> Original | None:
+        """The bytes a document was read from, when they were kept (PDFs)."""
+        with self._sessions() as session:
+            coll = self._collection(session, collection)
+            row = session.scalar(
+                select(OriginalRow)
+                .join(DocumentRow, DocumentRow.sha256 == OriginalRow.sha256)
+                .where(DocumentRow.collection_id == coll.id, DocumentRow.source == source)
+                .limit(1)
+            )
+            return Original(row.data, row.mime) if row else None
+
+    def search(self, collection: str, query: str, limit: int = 20,
+               sources: Sequence[str] | None = None) -> list[SearchHit]:
+        """Text and code segments matching an FTS5 query, best first (bm25); only in the
+        documents named in `sources` when given."""
+        terms = _fts_query(query)
+        if not terms:
+            return []
+        scoped = " AND d.source IN :sources" if sources is not None else ""
+        sql = text(
+            "SELECT d.source, s.id, s.ordinal, bm25(segments_fts) AS score FROM segments_fts "
+            "JOIN segments s ON s.id = segments_fts.rowid "
+            "JOIN documents d ON d.id = s.document_id "
+            "JOIN collections c ON c.id = d.collection_id "
+            f"WHERE segments_fts MATCH :q AND c.name = :c{scoped} ORDER BY score LIMIT :n"
+        )
+        params = {"q": terms, "c": collection, "n": limit}
+        if sources is not None:
+            sql = sql.bindparams(bindparam("sources", expanding=True))
+            params["sources"] = list(sources)
+        with self._sessions() as session:
+            hits = session.execute(sql, params).all()
+            rows = {r.id: r for r in session.scalars(
+                select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
+            )}
+            return [SearchHit(h.source, h.ordinal, _segment(rows[h.id]), h.score) for h in hits]
+
+
+def _document(row: DocumentRow, collection: str) -> Document:
+    return Document(
+        source=row.source,
+        kind=DocumentKind(row.kind),
+        sha256=row.sha256,
+        title=row.title,
+        status=Status(row.status),
+        error=row.error,
+        pages=row.pages,
+        files=row.files,
+        text_tokens=row.text_tokens,
+        image_tokens=row.image_tokens,
+        size_bytes=row.size_bytes,
+        collection=collection,
+    )
+
+
+def _document_row(doc: Document, collection_id: int, parser_version: int) -> DocumentRow:
+    return DocumentRow(
+        collection_id=collection_id,
+        source=doc.source,
+        kind=doc.kind.value,
+        sha256=doc.sha256,
+        title=doc.title,
+        status=doc.status.value,
+        error=doc.error,
+        pages=doc.pages,
+        files=doc.files,
+        text_tokens=doc.text_tokens,
+        image_tokens=doc.image_tokens,
+        size_bytes=doc.size_bytes,
+        parser_version=parser_version,
+    )
+
+
+def _segment(row: SegmentRow) -> Segment:
+    bbox = tuple(row.bbox) if row.bbox else None
+    return Segment(
+        kind=SegmentKind(row.kind),
+        text=row.text,
+        locator=Locator(row.page, bbox, row.path, row.line_start, row.line_end),
+        tokens=row.tokens,
+        image_sha256=row.image_sha256,
+    )
+
+
+def _insert_segments(session: Session, document_id: int, segments: tuple[Segment, ...]) -> None:
+    if not segments:
+        return
+    session.execute(
+        insert(SegmentRow),
+        [
+            {
+                "document_id": document_id,
+                "ordinal": i,
+                "kind": s.kind.value,
+                "text": s.text,
+                "page": s.locator.page,
+                "bbox": list(s.locator.bbox) if s.locator.bbox else None,
+                "path": s.locator.path,
+                "line_start": s.locator.line_start,
+                "line_end": s.locator.line_end,
+                "tokens": s.tokens,
+                "image_sha256": s.image_sha256,
+            }
+            for i, s in enumerate(segments)
+        ],
+    )
+
+
+def _insert_images(session: Session, images: tuple[Image, ...]) -> None:
+    """Images are stored once by sha256, however many documents show them."""
+    if not images:
+        return
+    known = set(
+        session.scalars(select(ImageRow.sha256).where(ImageRow.sha256.in_([i.sha256 for i in images])))
+    )
+    new = [i for i in images if i.sha256 not in known]
+    if new:
+        session.execute(
+            insert(ImageRow),
+            [
+                {"sha256": i.sha256, "width": i.width, "height": i.height, "mime": i.mime,
+                 "tokens": i.tokens, "data": i.data}
+                for i in new
+            ],
+        )
+
+
+def _insert_original(session: Session, sha256: str, original: Original) -> None:
+    if session.get(OriginalRow, sha256) is None:
+        session.add(OriginalRow(sha256=sha256, mime=original.mime, data=original.data))
+
+
+def drop_orphan_images(session: Session) -> None:
+    """Images no segment shows, and originals no document was read from, go."""
+    used = select(SegmentRow.image_sha256).where(SegmentRow.image_sha256.is_not(None))
+    session.execute(delete(ImageRow).where(ImageRow.sha256.not_in(used)))
+    read = select(DocumentRow.sha256)
+    session.execute(delete(OriginalRow).where(OriginalRow.sha256.not_in(read)))
+
+
+def _fts_query(query: str) -> str:
+    """A user's words as an FTS5 OR-query of quoted terms, so punctuation cannot break syntax."""
+    words = ["".join(ch for ch in w if ch.isalnum() or ch == "_") for w in query.split()]
+    return " OR ".join(f'"{w}"' for w in words if w)

@@ -1,0 +1,44 @@
+"""The session plumbing every part of the `Store` shares: one engine, migrated on open, and
+one transaction per write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import StorageError
+from core.settings import Settings
+from storage.db import make_engine, migrate
+from storage.orm import CollectionRow
+
+
+class Sessions:
+    """An open database: `_sessions` for reads, `_transaction()` for writes."""
+
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.resolved_database_url
+        try:
+            self._engine = make_engine(self.url)
+            migrate(self._engine)
+        except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
+            raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @staticmethod
+    def _collection(session: Session, name: str) -> CollectionRow:
+        row = session.scalar(select(CollectionRow).where(CollectionRow.name == name))
+        if row is None:
+            raise StorageError(f"no collection named {name!r}")
+        return row
