@@ -76,7 +76,7 @@ def test_one_batch_a_failed_question_kept_and_three_formats(settings, store, cou
     md = report.markdown
     assert "## Money" in md and "### Q2. What is the onboarding fee?" in md
     assert "> **Not answered:** the model server refused the request (400): bad input" in md
-    assert "US$18,750[^1]; see also[^1][^2] and[^3]." in md  # shared numbers, in order
+    assert "US\\$18,750[^1]; see also[^1][^2] and[^3]." in md  # shared numbers, in order; $ (LaTeX) escaped
     assert "[^3]: points to nothing the model read — `[D99 p.4]`" in md
     assert "| 2 | What is the onboarding fee? | failed |" in md
     assert f"[^4]: charts/revenue_by_quarter.png — `[D{chart} p.1]`" in md
@@ -136,6 +136,7 @@ def test_hostile_text_from_spec_model_and_documents_is_escaped(settings, store, 
     assert "<strong>Bold</strong>" in report.html and "<code>&lt;code&gt;</code>" in report.html
     assert "The fee note says &lt;script&gt;" in report.html  # the cited document's lines
     prose = re.sub(r"(?ms)^( *)(`{3,}).*?^\1\2$", "", report.markdown)  # code is literal text
+    prose = re.sub(r"(`+).+?\1", "", prose)  # so are code spans (`<code>` shows as written)
     assert "```" not in prose and not re.search(r"(?<!\\)<", prose)
     assert "Review \\<script>alert(1)\\</script>\\<img" in prose
 

@@ -8,9 +8,9 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.escape import literal
 from app.runtime import EngineHost, EngineState
 from app.ui import services as ui_services
-from app.ui.text import plain
 from engine.backends import FakeBackend
 from ingest.pipeline import ingest_paths
 from storage.repository import Store
@@ -129,7 +129,7 @@ def test_history_reopens_answers_with_their_citations(fake):
 
 def test_document_text_is_never_markup():
     hostile = '<img src=x onerror=alert(1)> ![t](http://evil/x.png) [link](javascript:x) $x$'
-    shown = plain(hostile)
+    shown = literal(hostile)
     assert re.search(r"(?<!\\)[<>\[\]()!$:]", shown) is None  # every active character escaped
     assert shown.replace("\\", "") == hostile
 

@@ -36,6 +36,8 @@ table.usage { font-size: 7.5pt; border-collapse: collapse; width: 100%; }
 table.usage th { text-align: left; border-bottom: 1pt solid #888888; }
 table.usage th, table.usage td { border: 0.5pt solid #bbbbbb; padding: 2pt; }
 td.num { text-align: right; }
+.answer table { border-collapse: collapse; }
+.answer th, .answer td { border: 0.5pt solid #bbbbbb; padding: 2pt; }
 .where { font-size: 9pt; margin-top: 6pt; margin-bottom: 2pt; }
 .label { font-family: monospace; font-size: 7.5pt; color: #888888; }
 .invalid .where { color: #a8261a; }

@@ -5,31 +5,31 @@ time), the failed questions with their errors, then every section with its quest
 answers, a usage table (mode, prompt, cached and completion tokens, time per question, totals)
 and the sources: the citations as numbered footnotes (see app.reports.footnotes).
 
-Everything that comes from the spec, the model or the documents is escaped: in HTML with
-`html.escape` before any markup is added (answers get a small Markdown subset, applied to
-already-escaped text: paragraphs, lists, code blocks, bold, inline code); in Markdown, `<` is
-escaped outside code so that no viewer renders raw HTML, and table cells lose their pipes.
-Citation labels in answers become footnote references: `[^3]` in Markdown, a superscript link
-in HTML.
+Everything that comes from the spec, the model or the documents is escaped by app.escape: in
+Markdown, answers keep their formatting with links, images, raw HTML and LaTeX neutralised
+(`answer_markdown`), other text is one escaped line (`markdown_text`); in HTML, answers are
+rendered by markdown-it-py with raw HTML, links and images off (`answer_html`) and the page is a
+Jinja2 template with autoescape (templates/). Citation labels in answers become footnote
+references: `[^3]` in Markdown, a superscript link in HTML.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from html import escape
+from pathlib import Path
 
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
+
+from app.escape import answer_html, answer_markdown, markdown_text
 from app.reports.footnotes import Footnote, Footnotes
 from app.reports.run import ReportItem, ReportRun
 from storage.repository import Store
 
 Refs = dict[str, list[int]]  # citation label -> footnote numbers
-_LIST = re.compile(r"^\s*(?:[-*•]|(\d{1,3})[.)])(?:\s+(.*))?$")
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
-_HEADING = re.compile(r"^#{1,6}\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +58,24 @@ def facts(run: ReportRun) -> str:
             f"{answered} of {len(run.items)} questions answered · {run.elapsed_s:.1f} s")
 
 
-def _split_refs(line: str, refs: Refs) -> list[str | list[int]]:
-    """A line of an answer cut into text and footnote numbers (where citation labels were)."""
-    if not refs:
-        return [line]
-    pattern = "|".join(re.escape(label) for label in sorted(refs, key=len, reverse=True))
-    out: list[str | list[int]] = []
-    at = 0
-    for match in re.finditer(pattern, line):  # "fee [D3 p.1]." -> "fee", [1], "."
-        out.extend([line[at:match.start()].rstrip(" "), refs[match.group(0)]])
-        at = match.end()
-    out.append(line[at:])
-    return [piece for piece in out if piece != ""]
+# Citation labels are swapped for private-use markers before escaping (no escaper touches them)
+# and for footnote references after it.
+_REF = re.compile(r"[ \t]*\ue000([\d,]+)\ue001")
+
+
+def _marked(text: str, refs: Refs) -> str:
+    """The answer with each citation label replaced by a marker holding its footnote numbers; a
+    marker alone on its line joins the line before (it cites that line)."""
+    if refs:
+        pattern = "|".join(re.escape(label) for label in sorted(refs, key=len, reverse=True))
+        text = re.sub(pattern, lambda m: "\ue000" + ",".join(map(str, refs[m.group(0)]))
+                      + "\ue001", text)
+    return re.sub(r"\n[ \t]*((?:\ue000[\d,]+\ue001[ \t]*)+)(?=\n|$)", r" \1", text)
+
+
+def _with_refs(rendered: str, reference: Callable[[list[int]], str]) -> str:
+    """`rendered` with every marker (and the spaces before it) replaced by its references."""
+    return _REF.sub(lambda m: reference([int(n) for n in m.group(1).split(",")]), rendered)
 
 
 def _numbered(run: ReportRun) -> Iterator[tuple[int, ReportItem]]:
@@ -104,28 +110,9 @@ USAGE_NOTE = ("The questions ran as one batch, so each one's time is the batch's
 # -- Markdown ------------------------------------------------------------------------------------
 
 
-def _md_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("<", "\\<")
-
-
-def _md_cell(text: str) -> str:
-    return _md_text(" ".join(text.split())).replace("|", "\\|")
-
-
 def _md_answer(text: str, refs: Refs) -> str:
-    out, fenced = [], False
-    for line in text.strip().split("\n"):
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        if fenced or line.lstrip().startswith("```"):
-            out.append(line)
-            continue
-        line = _HEADING.sub("", line)  # the report's own headings stay its structure
-        out.append("".join(_md_text(p) if isinstance(p, str) else "".join(f"[^{n}]" for n in p)
-                           for p in _split_refs(line, refs)))
-    if fenced:
-        out.append("```")
-    return "\n".join(out)
+    return _with_refs(answer_markdown(_marked(text, refs)),
+                      lambda numbers: "".join(f"[^{n}]" for n in numbers))
 
 
 def _md_fence(text: str) -> str:
@@ -134,41 +121,42 @@ def _md_fence(text: str) -> str:
 
 
 def _md_footnote(note: Footnote) -> list[str]:
-    head = f"[^{note.number}]: {_md_text(note.where)} — `{note.label.replace('`', '')}`"
+    head = f"[^{note.number}]: {markdown_text(note.where)} — `{note.label.replace('`', '')}`"
     if not note.valid:
         return [head]
     if note.code:
         fence = _md_fence(note.excerpt)
         body = [fence, *note.excerpt.split("\n"), fence]
         return [head, ""] + [f"    {line}" for line in body] + [""]
-    return [head + (f": “{_md_cell(note.excerpt)}”" if note.excerpt else "")]
+    return [head + (f": “{markdown_text(note.excerpt)}”" if note.excerpt else "")]
 
 
 def to_markdown(rendering: Rendering) -> str:
     run, spec = rendering.run, rendering.run.spec
-    lines = [f"# {_md_cell(spec.title)}", ""]
+    lines = [f"# {markdown_text(spec.title)}", ""]
     if spec.intro:
-        lines += [_md_text(spec.intro), ""]
-    lines += [f"*{_md_cell(facts(run))}*", ""]
+        lines += [markdown_text(spec.intro), ""]
+    lines += [f"*{markdown_text(facts(run))}*", ""]
     if run.failed:
         lines += ["**Not answered:**", ""]
-        lines += [f"- Q{n}. {_md_cell(item.question.text)} — {_md_cell(item.answer.error or '')}"
+        lines += [f"- Q{n}. {markdown_text(item.question.text)} — "
+                  f"{markdown_text(item.answer.error or '')}"
                   for n, item in _numbered(run) if item.failed]
         lines.append("")
     section = None
     for (n, item), refs in zip(_numbered(run), rendering.refs):
         if item.section != section:
             section = item.section
-            lines += [f"## {_md_cell(section)}", ""]
-        lines += [f"### Q{n}. {_md_cell(item.question.text)}", ""]
+            lines += [f"## {markdown_text(section)}", ""]
+        lines += [f"### Q{n}. {markdown_text(item.question.text)}", ""]
         if item.failed:
-            lines += [f"> **Not answered:** {_md_cell(item.answer.error or '')}", ""]
+            lines += [f"> **Not answered:** {markdown_text(item.answer.error or '')}", ""]
         else:
             lines += [_md_answer(item.answer.text, refs), ""]
     headers, rows = usage_rows(run)
     lines += ["## Usage", "", "| " + " | ".join(headers) + " |",
               "|" + "|".join("---:" if i > 2 else "---" for i in range(len(headers))) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
     lines += ["", USAGE_NOTE, ""]
     if rendering.notes:
         lines += ["## Sources", ""]
@@ -180,154 +168,42 @@ def to_markdown(rendering: Rendering) -> str:
 # -- HTML ----------------------------------------------------------------------------------------
 
 
-def _inline(text: str) -> str:
-    """Escaped text with bold and inline code (applied after escaping: no markup gets in)."""
-    return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escape(text)))
-
-
-def _html_refs(numbers: list[int]) -> str:
-    links = ",".join(f'<a href="#fn{n}">{n}</a>' for n in numbers)
-    return f'<sup class="ref">{links}</sup>'
-
-
-def _html_line(line: str, refs: Refs) -> str:
-    return "".join(_inline(p) if isinstance(p, str) else _html_refs(p)
-                   for p in _split_refs(line, refs))
-
-
-def _html_answer(text: str, refs: Refs) -> str:
-    """An answer's text as HTML blocks: paragraphs, lists and code blocks."""
-    out: list[str] = []
-    para: list[str] = []
-    items: list[str] = []
-    kind = ""
-    code: list[str] | None = None
-
-    def flush() -> None:
-        nonlocal para, items
-        if para:
-            out.append("<p>" + "<br/>".join(para) + "</p>")
-        if items:
-            out.append(f"<{kind}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{kind}>")
-        para, items = [], []
-
-    for line in text.strip().split("\n"):
-        if line.lstrip().startswith("```"):
-            if code is None:
-                flush()
-                code = []
-            else:
-                out.append("<pre>" + escape("\n".join(code)) + "</pre>")
-                code = None
-        elif code is not None:
-            code.append(line)
-        elif not line.strip():
-            flush()
-        elif m := _LIST.match(line):
-            if para or (items and kind != ("ol" if m[1] else "ul")):
-                flush()
-            kind = "ol" if m[1] else "ul"
-            if m[2] and m[2].strip():  # models leave empty bullets when cut off
-                items.append(_html_line(m[2], refs))
-        else:
-            if items:
-                flush()
-            pieces = _split_refs(_HEADING.sub("", line), refs)
-            html = "".join(_inline(p) if isinstance(p, str) else _html_refs(p) for p in pieces)
-            if para and all(not isinstance(p, str) or not p.strip() for p in pieces):
-                para[-1] += html  # a citation alone on its line belongs to the line before
-            else:
-                para.append(html)
-    flush()
-    if code is not None:
-        out.append("<pre>" + escape("\n".join(code)) + "</pre>")
-    return "\n".join(out)
-
-
 def _data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _html_footnote(note: Footnote) -> str:
-    head = (f'<p class="where"><b>{note.number}.</b> {escape(note.where)} '
-            f'<span class="label">{escape(note.label)}</span></p>')
-    if not note.valid:
-        return f'<div class="note invalid" id="fn{note.number}">{head}</div>'
-    body = f"<pre>{escape(note.excerpt)}</pre>" if note.code else \
-        (f'<p class="passage">“{escape(note.excerpt)}”</p>' if note.excerpt else "")
-    if note.image is not None:
-        image = f'<img class="thumb" src="{_data_url(note.image, note.image_mime)}" ' \
-                f'alt="{escape(note.where)}"/>'
-        body = f'<table class="cite"><tr><td class="thumb">{image}</td>' \
-               f"<td>{body}</td></tr></table>"
-    return f'<div class="note" id="fn{note.number}">{head}{body}</div>'
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=True, trim_blocks=False, keep_trailing_newline=True)
+_TEMPLATES.filters["data_url"] = _data_url
 
 
-def _html_table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(
-        f'<td class="{"num" if i > 2 else "text"}">{escape(c)}</td>' for i, c in enumerate(row))
-        + "</tr>" for row in rows)
-    return f'<table class="usage"><tr>{head}</tr>{body}</table>'
+def _html_answer(text: str, refs: Refs) -> Markup:
+    """An answer's text as HTML blocks (markdown-it-py, app.escape), citations as links."""
+    links = lambda numbers: '<sup class="ref">' + ",".join(  # noqa: E731
+        f'<a href="#fn{n}">{n}</a>' for n in numbers) + "</sup>"
+    return Markup(_with_refs(answer_html(_marked(text, refs)), links).strip())
 
 
 def html_body(rendering: Rendering) -> str:
     """The report as an HTML fragment (no <html> or <head>): for the HTML file and the PDF."""
     run, spec = rendering.run, rendering.run.spec
-    out = [f"<h1>{escape(spec.title)}</h1>"]
-    if spec.intro:
-        out.append(f'<p class="intro">{escape(spec.intro)}</p>')
-    out.append(f'<p class="facts">{escape(facts(run))}</p>')
-    if run.failed:
-        failed = "".join(f"<li>Q{n}. {escape(i.question.text)} — {escape(i.answer.error or '')}"
-                         "</li>" for n, i in _numbered(run) if i.failed)
-        out.append(f'<div class="failed"><p><b>Not answered:</b></p><ul>{failed}</ul></div>')
-    section = None
+    items, section = [], None
     for (n, item), refs in zip(_numbered(run), rendering.refs):
-        if item.section != section:
-            section = item.section
-            out.append(f"<h2>{escape(section)}</h2>")
-        out.append(f'<h3>Q{n}. {escape(item.question.text)}</h3>')
-        if item.failed:
-            out.append(f'<p class="error"><b>Not answered:</b> {escape(item.answer.error or "")}'
-                       "</p>")
-        else:
-            out.append(f'<div class="answer">{_html_answer(item.answer.text, refs)}</div>')
-    out += ["<h2>Usage</h2>", _html_table(*usage_rows(run)),
-            f'<p class="small">{escape(USAGE_NOTE)}</p>']
-    if rendering.notes:
-        out.append("<h2>Sources</h2>")
-        out += [_html_footnote(note) for note in rendering.notes]
-    return "\n".join(out)
-
-
-HTML_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 52em;
-       margin: 2em auto; padding: 0 1em; color: #1d1d1f; line-height: 1.45; }
-h1 { font-size: 1.8em; margin-bottom: .2em; }
-h2 { border-bottom: 1px solid #ddd; margin-top: 1.6em; }
-h3 { font-size: 1.05em; margin-bottom: .3em; }
-.facts, .small { color: #666; font-size: .9em; } .intro { font-size: 1.05em; }
-.failed, .error { background: #fff4f2; border-left: 4px solid #c0392b; padding: .4em .8em; }
-sup.ref a { text-decoration: none; color: #0a58ca; font-size: .8em; padding-left: 1px; }
-pre { background: #f6f8fa; padding: .6em; overflow-x: auto; font-size: .85em; }
-table.usage { border-collapse: collapse; font-size: .85em; width: 100%; }
-table.usage th, table.usage td { border: 1px solid #ddd; padding: .25em .5em; }
-table.usage td.num { text-align: right; white-space: nowrap; }
-table.usage tr:last-child td { font-weight: bold; background: #f6f8fa; }
-.note { margin: .8em 0; } .note .where { margin: 0 0 .3em; }
-.note .label { color: #888; font-family: monospace; font-size: .85em; }
-.note.invalid .where { color: #c0392b; }
-table.cite td { vertical-align: top; } td.thumb { width: 160px; padding-right: .8em; }
-img.thumb { width: 150px; border: 1px solid #ccc; }
-.passage { font-style: italic; color: #333; margin: 0; }
-"""
+        heading = item.section if item.section != section else None
+        section = item.section
+        items.append({"number": n, "heading": heading, "question": item.question.text,
+                      "error": (item.answer.error or "") if item.failed else None,
+                      "answer": None if item.failed else _html_answer(item.answer.text, refs)})
+    headers, rows = usage_rows(run)
+    return _TEMPLATES.get_template("body.html.j2").render(
+        title=spec.title, intro=spec.intro, facts=facts(run),
+        failed=[(n, i.question.text, i.answer.error or "") for n, i in _numbered(run)
+                if i.failed],
+        items=items, usage_headers=headers, usage_rows=rows, usage_note=USAGE_NOTE,
+        notes=rendering.notes)
 
 
 def to_html(rendering: Rendering) -> str:
     """A self-contained HTML file (styles and thumbnails inline)."""
-    title = escape(rendering.run.spec.title)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/>'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"/>'
-            f"<title>{title}</title><style>{HTML_CSS}</style></head>\n<body>\n"
-            f"{html_body(rendering)}\n</body></html>\n")
+    return _TEMPLATES.get_template("page.html.j2").render(
+        title=rendering.run.spec.title, body=Markup(html_body(rendering)))

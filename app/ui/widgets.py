@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.escape import literal
 from app.evidence import evidence
 from app.runtime import EngineState, EngineStatus
 from app.ui.services import services
-from app.ui.text import plain
 from core.domain import Answer, Citation, CollectionInfo, Mode
 from core.errors import DocScoutError, EngineError
 
@@ -25,7 +25,7 @@ FOUND = ":material/manage_search:"
 def error_box(exc: DocScoutError) -> None:
     """A DocScout error as the user sees it everywhere in the UI: one line, shown literally (a
     collection or file name in the message is never rendered as Markdown)."""
-    st.error(plain(str(exc)), icon=":material/error:")
+    st.error(literal(str(exc)), icon=":material/error:")
 
 
 def engine_status() -> None:
@@ -40,7 +40,7 @@ def _engine_fragment() -> None:
     status = services().host.status()
     icon, colour = STATE_LOOK[status.state]
     st.markdown(f"**Engine** :{colour}-badge[{icon} {status.state.value}]")
-    st.caption(plain(_describe(status)))
+    st.caption(literal(_describe(status)))
     if status.state == EngineState.ERROR and st.button("Retry loading", key="engine-retry"):
         services().host.start()
         st.rerun()
@@ -92,7 +92,7 @@ def context_meter(info: CollectionInfo) -> None:
         mode, size, budget = _reading(services().store.url, info.name, info.documents,
                                       info.text_tokens, info.image_tokens, status.profile)
     except EngineError as exc:  # the page goes on: the question box says the same when used
-        st.caption(plain(f"Collection size unknown: {exc}"))
+        st.caption(literal(f"Collection size unknown: {exc}"))
         return
     st.progress(min(size / max(budget, 1), 1.0),
                 text=f"Collection {size:,} tokens{images} of the {budget:,} that "
@@ -124,18 +124,18 @@ def chip(citation: Citation) -> str:
     """A citation chip's label (Markdown): flagged when it points nowhere, marked when DocScout
     inferred it."""
     if not citation.valid:
-        return f"{WARNING} {plain(citation.label)}"
-    return f"{FOUND} {plain(citation.label)}" if citation.inferred else plain(citation.label)
+        return f"{WARNING} {literal(citation.label)}"
+    return f"{FOUND} {literal(citation.label)}" if citation.inferred else literal(citation.label)
 
 
 def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = True) -> None:
     """An answer's text (unless just streamed), its citations as chips, the chosen one's preview,
     and its usage."""
     if answer.error:
-        st.error(f"No answer: {plain(answer.error)}", icon=":material/error:")
+        st.error(f"No answer: {literal(answer.error)}", icon=":material/error:")
         return
     if show_text:
-        st.markdown(plain(answer.text))
+        st.markdown(literal(answer.text))
     citations = list(dict.fromkeys(answer.citations))
     if citations:
         inferred = all(c.inferred for c in citations)
@@ -153,9 +153,9 @@ def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = 
 def preview(collection: str, citation: Citation, answer_text: str) -> None:
     shown = evidence(services().store, collection, citation, answer_text)
     with st.container(border=True):
-        st.markdown(f"**{plain(shown.title)}**")
+        st.markdown(f"**{literal(shown.title)}**")
         if shown.note:
-            st.caption(plain(shown.note))
+            st.caption(literal(shown.note))
         if shown.image is not None:
             caption = (f"{shown.highlights} match(es) of the answer's figures highlighted"
                        if shown.highlights else None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.escape import literal, literal_chunks
 from app.ui.services import services
-from app.ui.text import plain, plain_chunks
 from app.ui.widgets import answer_body, context_meter, engine_status, pick_collection
 
 svc = services()
@@ -27,7 +27,7 @@ for n, answer in enumerate(chat):
 
 status = svc.host.status()
 if not status.usable:
-    st.info(f"The engine is {status.state.value}: {plain(status.detail)}. Questions open once "
+    st.info(f"The engine is {status.state.value}: {literal(status.detail)}. Questions open once "
             "it is ready; this page updates by itself.", icon=":material/hourglass_top:")
 question = st.chat_input(f"Ask about “{collection}”", disabled=not status.usable,
                          max_chars=4000, key="question")
@@ -37,7 +37,7 @@ if question and question.strip():
     with st.chat_message("assistant"):
         stream = svc.host.stream(collection, question.strip())
         with st.spinner("Reading the collection…", show_time=True):
-            st.write_stream(plain_chunks(stream))
+            st.write_stream(literal_chunks(stream))
         answer = stream.answer
         chat.append(answer)
         answer_body(answer, collection, key=f"{collection}-{len(chat) - 1}", show_text=False)

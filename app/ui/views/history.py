@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.escape import literal
 from app.ui.services import services
-from app.ui.text import plain
 from app.ui.widgets import answer_body, engine_status, pick_collection
 
 PAGE = 20
@@ -25,7 +25,7 @@ if not answers:
 for n, answer in enumerate(answers[:shown]):
     when = answer.asked_at.strftime("%Y-%m-%d %H:%M") if answer.asked_at else ""
     mark = ":material/error: " if answer.error else ""
-    with st.expander(f"{mark}{when} · {plain(answer.question[:120])}", expanded=n == 0):
+    with st.expander(f"{mark}{when} · {literal(answer.question[:120])}", expanded=n == 0):
         st.text(answer.question)
         answer_body(answer, collection, key=f"history-{collection}-{n}")
 if len(answers) > shown and st.button("Older questions"):

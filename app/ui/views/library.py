@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.escape import literal
 from app.ui.services import services
-from app.ui.text import plain
 from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import StorageError
 from ingest.pipeline import Outcome, ingest_paths
@@ -25,7 +25,7 @@ def _line(outcome: Outcome) -> str:
     text = f"{outcome.source}: {outcome.status.value}"
     if outcome.error or outcome.note:
         text += f" ({outcome.error or outcome.note})"
-    return f"{STATUS_ICON.get(outcome.status.value, '•')} {plain(text)}"
+    return f"{STATUS_ICON.get(outcome.status.value, '•')} {literal(text)}"
 
 
 svc = services()
@@ -56,7 +56,7 @@ files = st.file_uploader(
 if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
     rows = st.empty()
     overall = st.progress(0.0, text="Reading files…")
-    rows.markdown("  \n".join(f":material/hourglass_top: {plain(f.name)}: waiting" for f in files))
+    rows.markdown("  \n".join(f":material/hourglass_top: {literal(f.name)}: waiting" for f in files))
     done: list[Outcome] = []
 
     def progress(count: int, total: int, outcome: Outcome) -> None:

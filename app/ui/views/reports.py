@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.escape import literal
 from app.reports import create_report, parse_spec
 from app.ui.services import services
-from app.ui.text import plain
 from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import EngineError, SpecError
 
@@ -43,7 +43,7 @@ with st.expander("New report", expanded=not svc.store.reports(collection)):
             bar = st.progress(0.0, text="Starting…")
 
             def progress(done: int, total: int, message: str) -> None:
-                bar.progress(min(done / max(total, 1), 1.0), text=plain(message))
+                bar.progress(min(done / max(total, 1), 1.0), text=literal(message))
 
             try:
                 stored = create_report(svc.host.analyst, spec, progress)
@@ -59,7 +59,7 @@ if not reports:
     st.info("No report for this collection yet.")
 for report in reports:
     with st.container(border=True):
-        st.markdown(f"**{plain(report.title)}**")
+        st.markdown(f"**{literal(report.title)}**")
         st.caption(f"{report.created_at:%Y-%m-%d %H:%M} · {report.status.value} · "
                    f"{report.questions} questions, {report.failed} failed · {report.model} · "
                    f"{report.elapsed_s:.1f} s")
