@@ -2,14 +2,14 @@
 
 Citations are numbered in order of first appearance; two citations of the same place (same
 document and page, or the same lines of a file) share one footnote, wherever they occur. What a
-footnote shows, from what the database keeps (segments and page images; not the original file):
-- a page: a thumbnail, the page image stored at ingestion (figure and scanned pages, image
-  files) or else the page's stored text drawn on a page; and the passage of the page that
-  shares the most words and numbers with the sentence that cites it;
+footnote shows comes from the UI's resolver (app.evidence), so a report shows what the UI shows:
+- a page: a thumbnail of the page drawn from the kept original, its claim highlighted (else the
+  page image stored at ingestion, else the page's text drawn on a page), and the passage of the
+  page that shares the most words and numbers with the sentence that cites it;
 - lines of a source file or text document: those lines, numbered as the model read them (at most
   EXCERPT_LINES);
 - a codebase's tree: its first lines;
-- a citation that points to nothing the model read: says so.
+- a citation that points to nothing the model read (or to a document no longer stored): says so.
 """
 
 from __future__ import annotations
@@ -22,22 +22,13 @@ from dataclasses import dataclass, field
 import pymupdf
 from PIL import Image, ImageOps
 
-from core.domain import (
-    Answer,
-    Citation,
-    Document,
-    DocumentKind,
-    Segment,
-    SegmentKind,
-    numbered_code,
-)
-from core.errors import StorageError
+from app.evidence import claim_text, evidence
+from core.domain import Answer, Citation
 from storage.repository import Store
 
 THUMBNAIL_PX = 300  # width; shown at half that in points, so thumbnails print sharp
 EXCERPT_LINES = 12
 PASSAGE_CHARS = 320
-CLAIM_CHARS = 240  # how much of the answer before a citation is its claim
 _PAGE = pymupdf.paper_rect("letter")
 _FRAME = (170, 170, 170)  # thumbnails get a thin frame, so a white page stands out
 _TERM = re.compile(r"\d[\d,.]*\d|\d|[^\W\d_]{3,}")
@@ -63,8 +54,6 @@ class Footnotes:
         self.store, self.collection = store, collection
         self._numbers: dict[tuple, int] = {}
         self._notes: list[Footnote] = []
-        self._segments: dict[str, list[Segment]] = {}
-        self._documents: dict[str, Document] | None = None
 
     @property
     def notes(self) -> list[Footnote]:
@@ -88,68 +77,22 @@ class Footnotes:
             self._notes.append(self._resolve(len(self._notes) + 1, citation, answer_text))
         return self._numbers[key]
 
-    # -- what a footnote shows -------------------------------------------------------------------
-
     def _resolve(self, number: int, citation: Citation, answer_text: str) -> Footnote:
-        document = self._document(citation.document) if citation.valid else None
-        if document is None:
+        shown = evidence(self.store, self.collection, citation, answer_text, context_lines=0,
+                         max_lines=EXCERPT_LINES)
+        if not shown.found:
             return Footnote(number, citation.label, "points to nothing the model read", False)
-        segments = self._document_segments(document.source)
-        if citation.path == ".":
-            tree = next((s.text for s in segments if s.locator.path == "."), "")
-            return Footnote(number, citation.label, f"{document.source}: list of files",
-                            True, _first_lines(tree), code=True)
-        if citation.line_start is not None:
-            return self._lines(number, citation, document, segments)
-        if citation.page is not None:
-            return self._page(number, citation, document, segments, answer_text)
-        return Footnote(number, citation.label, document.source, True, document.title)
-
-    def _page(self, number: int, citation: Citation, document: Document,
-              segments: list[Segment], answer_text: str) -> Footnote:
-        on_page = [s for s in segments if s.locator.page == citation.page]
-        text = "\n".join(s.text for s in on_page if s.kind == SegmentKind.TEXT).strip()
-        where = document.source if document.kind == DocumentKind.IMAGE \
-            else f"{document.source}, page {citation.page}"
-        passage = passage_for(text, _claim(answer_text, citation.label))
-        stored = next((self.store.image(s.image_sha256) for s in on_page
-                       if s.kind == SegmentKind.IMAGE and s.image_sha256), None)
-        if stored is not None:
-            image, mime = thumbnail(stored.data), "image/jpeg"
+        if shown.lines:
+            return Footnote(number, citation.label, shown.where, True, shown.text or "",
+                            code=True)
+        passage = passage_for(shown.text or "", claim_text(answer_text, citation.label))
+        if shown.image is not None:
+            image, mime = thumbnail(shown.image), "image/jpeg"
         else:
-            image, mime = text_page_thumbnail(text or "(no text on this page)"), "image/png"
-        return Footnote(number, citation.label, where, True, passage, image=image,
+            image, mime = text_page_thumbnail(shown.text or "(no text on this page)"), \
+                "image/png"
+        return Footnote(number, citation.label, shown.where, True, passage, image=image,
                         image_mime=mime)
-
-    def _lines(self, number: int, citation: Citation, document: Document,
-               segments: list[Segment]) -> Footnote:
-        start, end = citation.line_start or 1, citation.line_end or citation.line_start or 1
-        lines: dict[int, str] = {}
-        for s in segments:
-            if s.locator.line_start is not None and citation.path in (None, s.locator.path):
-                lines.update(enumerate(s.text.split("\n"), s.locator.line_start))
-        shown = [lines.get(n, "") for n in range(start, min(end, start + EXCERPT_LINES - 1) + 1)]
-        excerpt = numbered_code(citation.path or document.source, shown, start)
-        if end - start + 1 > EXCERPT_LINES:
-            excerpt += f"\n… {end - start + 1 - EXCERPT_LINES} more lines"
-        if document.kind == DocumentKind.CODE:
-            where = f"{document.source}: {citation.path}:{start}-{end}"
-        else:
-            where = f"{document.source}, lines {start}-{end}"
-        return Footnote(number, citation.label, where, True, excerpt, code=True)
-
-    def _document(self, source: str | None) -> Document | None:
-        if self._documents is None:
-            try:
-                self._documents = {d.source: d for d in self.store.documents(self.collection)}
-            except StorageError:
-                self._documents = {}
-        return self._documents.get(source or "")
-
-    def _document_segments(self, source: str) -> list[Segment]:
-        if source not in self._segments:
-            self._segments[source] = self.store.segments(self.collection, source)
-        return self._segments[source]
 
 
 def _key(citation: Citation) -> tuple:
@@ -159,15 +102,8 @@ def _key(citation: Citation) -> tuple:
             citation.line_end)
 
 
-def _first_lines(text: str) -> str:
-    lines = text.split("\n")
-    more = f"\n… {len(lines) - EXCERPT_LINES} more lines" if len(lines) > EXCERPT_LINES else ""
-    return "\n".join(lines[:EXCERPT_LINES]) + more
 
 
-def _claim(answer_text: str, label: str) -> str:
-    at = answer_text.find(label)
-    return answer_text[max(0, at - CLAIM_CHARS):at] if at >= 0 else ""
 
 
 def _terms(text: str) -> set[str]:
