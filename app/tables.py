@@ -73,15 +73,20 @@ def format_answer(answer: Answer, streamed: bool = False) -> str:
         if any(c.inferred for c in answer.citations):
             lines.append("  (the model cited nothing: 'found' marks where DocScout found the "
                          "answer's figures)")
+    lines.append(f"-- {usage_line(answer)}")
+    return "\n".join(lines)
+
+
+def usage_line(answer: Answer) -> str:
+    """An answer's usage in one line, as the CLI and the web UI show it under the answer (the
+    report's usage table has the same facts in columns: app.reports.render.usage_rows)."""
     u = answer.usage
     ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
-    lines.append(
-        f"-- {answer.mode.value} mode, {answer.model}: prompt {u.prompt_tokens:,} tokens "
-        f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image), read "
-        f"{answer.read_fraction:.0%} of the collection, cached {u.cached_tokens:,}, "
-        f"first token {ttft}, total {u.total_time_s:.2f} s"
-    )
-    return "\n".join(lines)
+    cached = f"{u.cached_tokens / u.prompt_tokens:.0%}" if u.prompt_tokens else "0%"
+    return (f"{answer.mode.value} mode · {answer.model} · prompt {u.prompt_tokens:,} tokens "
+            f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image) · read "
+            f"{answer.read_fraction:.0%} of the collection · cached {u.cached_tokens:,} "
+            f"({cached}) · first token {ttft} · total {u.total_time_s:.1f} s")
 
 
 def format_context(report: dict) -> str:

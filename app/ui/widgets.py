@@ -8,6 +8,7 @@ import streamlit as st
 from app.escape import literal
 from app.evidence import evidence
 from app.runtime import EngineState, EngineStatus
+from app.tables import usage_line
 from app.ui.services import services
 from core.domain import Answer, Citation, CollectionInfo, Mode
 from core.errors import DocScoutError, EngineError
@@ -110,16 +111,6 @@ def _reading(database: str, collection: str, documents: int, text_tokens: int,
     return context.mode, context.collection_tokens, context.budget
 
 
-def usage_line(answer: Answer) -> str:
-    u = answer.usage
-    ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
-    cached = f"{u.cached_tokens / u.prompt_tokens:.0%}" if u.prompt_tokens else "0%"
-    return (f"{answer.mode.value} mode · {answer.model} · prompt {u.prompt_tokens:,} tokens "
-            f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image) · read "
-            f"{answer.read_fraction:.0%} of the collection · cached {u.cached_tokens:,} "
-            f"({cached}) · first token {ttft} · total {u.total_time_s:.1f} s")
-
-
 def chip(citation: Citation) -> str:
     """A citation chip's label (Markdown): flagged when it points nowhere, marked when DocScout
     inferred it."""
@@ -147,7 +138,7 @@ def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = 
             "read.")
         if picked is not None:
             preview(collection, citations[picked], answer.text)
-    st.caption(usage_line(answer))
+    st.caption(literal(usage_line(answer)))
 
 
 def preview(collection: str, citation: Citation, answer_text: str) -> None:
