@@ -92,15 +92,17 @@ def parse_spec(text: str, source: str = "<spec>",
                collections: Collection[str] | None = None) -> ReportSpec:
     """A spec from YAML text; `source` names it in errors."""
     data, lines = _compose(text, source)
+    named = data.get("collection") if isinstance(data, dict) else None
+    if collections is not None and isinstance(named, str) and named.strip() not in collections:
+        # Said first: the commonest mistake, and it makes the rest moot.
+        raise SpecError(source, f"no collection named {named.strip()!r}",
+                        lines.get(("collection",)))
     try:
         checked = _SpecModel.model_validate(data)
     except ValidationError as exc:
         # An unknown key first: a typo (`questons:`) explains the "missing" it also causes.
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         raise _spec_error(errors[0], data, lines, source) from None
-    if collections is not None and checked.collection not in collections:
-        raise SpecError(source, f"no collection named {checked.collection!r}",
-                        lines.get(("collection",)))
     sections = tuple(
         Section(section.heading, tuple(
             Question(q, checked.mode) if isinstance(q, str) else Question(q.question,
