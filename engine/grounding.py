@@ -5,11 +5,11 @@ revenue that the collection does not hold, they give a figure from a page about 
 So after an answer is generated, DocScout checks it against what the model read (see
 `unsupported` for the four checks): a name it made up, figures nothing holds, figures that sit
 in the documents next to something other than what was asked ("2147" given as a roofing firm's
-telephone number is the memo's building number), or passages about another subject. "How many employees does
-Tidewell Analytics have?" answered with the 412 employees of another company's report fails (the
-report never names Tidewell); "In which town is Quillfeather headquartered?" passes although
-"town" is nowhere (words absent from the whole prompt are not held against an answer: they are
-often just the asker's phrasing).
+telephone number is the memo's building number), or passages about another subject. "How many
+employees does Tidewell Analytics have?" answered with the 412 employees of another company's
+report fails (the report never names Tidewell); "In which town is Quillfeather headquartered?"
+passes although "town" is nowhere (words absent from the whole prompt are not held against an
+answer: they are often just the asker's phrasing).
 
 An answer with no figure, name, quote or citation to check is left alone, and so is one that
 already says the documents do not hold the answer. Measured on the sample fact set (README,

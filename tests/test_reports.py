@@ -76,7 +76,8 @@ def test_one_batch_a_failed_question_kept_and_three_formats(settings, store, cou
     md = report.markdown
     assert "## Money" in md and "### Q2. What is the onboarding fee?" in md
     assert "> **Not answered:** the model server refused the request (400): bad input" in md
-    assert "US\\$18,750[^1]; see also[^1][^2] and[^3]." in md  # shared numbers, in order; $ (LaTeX) escaped
+    # Shared footnote numbers, in order; "$" escaped (two of them would make LaTeX).
+    assert "US\\$18,750[^1]; see also[^1][^2] and[^3]." in md
     assert "[^3]: points to nothing the model read — `[D99 p.4]`" in md
     assert "| 2 | What is the onboarding fee? | failed |" in md
     assert f"[^4]: charts/revenue_by_quarter.png — `[D{chart} p.1]`" in md

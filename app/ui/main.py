@@ -15,7 +15,8 @@ import streamlit as st
 from app.ui.widgets import error_box
 from core.errors import DocScoutError
 
-PAGES = Path(__file__).resolve().parent / "views"  # not "pages": Streamlit would list that folder itself
+# Not "pages": Streamlit would list a folder of that name itself.
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="DocScout", page_icon=":material/search:", layout="wide")
 page = st.navigation([
