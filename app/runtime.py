@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.domain import Answer, Mode
-from core.errors import EngineError
+from core.errors import DocScoutError, EngineError
 from core.settings import Settings
 from engine.service import Analyst
 from storage.repository import Store
@@ -150,7 +150,9 @@ class AnswerStream:
     def _run(self, analyst: Analyst, collection: str, question: str, mode: Mode) -> None:
         try:
             self.answer = analyst.ask(collection, question, mode=mode, on_delta=self._queue.put)
-        except Exception as exc:  # storage failures and bugs: shown, never a dead page
+        except DocScoutError as exc:  # e.g. the collection was deleted meanwhile: one line
+            self.answer = Answer(question, "", mode, error=str(exc))
+        except Exception as exc:  # a bug: shown with its type, never a dead page
             self.answer = Answer(question, "", mode, error=f"{type(exc).__name__}: {exc}")
         finally:
             self._queue.put(_DONE)
