@@ -31,6 +31,7 @@ from engine.types import ContextItem
 
 MIN_COVERAGE = 0.5
 NEAR = 100  # characters either side of a figure that count as its surroundings
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n\s*\n")  # PDF text wraps lines mid-sentence
 # All-capitals codes (2+ letters, maybe digits) and CamelCase names an answer may introduce.
 _NAME = re.compile(r"\b(?:[A-Z]{2,}[A-Z0-9]*|[A-Z][a-z]+[A-Z][A-Za-z0-9]*)\b")
 # Abbreviations a model writes for words a document spells out, or adds around a figure.
@@ -69,6 +70,8 @@ def stem(word: str) -> str:
     for suffix in ("ies", "es", "s", "ed", "ing"):
         if len(word) > 4 and word.endswith(suffix):
             return word[: -len(suffix)]
+    if len(word) == 4 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]  # "arms" and "arm", "fees" and "fee" are one word
     return word
 
 
@@ -99,7 +102,7 @@ def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
     1. a name the answer introduces (an all-capitals code such as a ticker, or a CamelCase name)
        that neither the question nor any item holds: made up;
     2. figures or quoted phrases that no item holds;
-    3. figures that text items hold, but never within `NEAR` characters of at least two of the
+    3. figures that text items hold, but never next to (`_near_figures`) at least two of the
        question's words (one when it has only one): "$12.3 million" given as a salary sits next
        to "net income", "2147" given as a telephone number next to a street name;
     4. items the answer rests on that mention too few of the question's distinctive words
@@ -150,15 +153,23 @@ def _figures(claim: str, question: str) -> list[str]:
 
 
 def _near_figures(figures: Sequence[str], items: Sequence[ContextItem]) -> list[set[str]]:
-    """The words within `NEAR` characters of each place an item holds one of the figures."""
+    """For each place an item holds one of the figures, the words around it: those both within
+    `NEAR` characters and in its sentence or the one before (a subject named once, then a
+    figure). Either alone lets in too much: a paragraph break or a signature line is often
+    within 100 characters, and a sentence can run across a whole list."""
     if not figures:
         return []
     pattern = re.compile(r"(?<![\d.])(?:" + "|".join(map(re.escape, figures)) + r")(?![\d]|\.\d)")
     near = []
     for item in items:
         text = item.segment.text.replace(",", "")
+        starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         for match in pattern.finditer(text):
-            near.append(_terms(text[max(0, match.start() - NEAR): match.end() + NEAR]))
+            own = max(i for i, start in enumerate(starts) if start <= match.start())
+            ends = [start for start in starts if start >= match.end()]
+            sentences = text[starts[max(own - 1, 0)]:ends[0] if ends else len(text)]
+            window = text[max(0, match.start() - NEAR): match.end() + NEAR]
+            near.append(_terms(window) & _terms(sentences))
     return near
 
 

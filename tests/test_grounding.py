@@ -90,6 +90,24 @@ def test_a_figure_from_another_line_is_unsupported():
     assert check("Who is the Chief Executive Officer?", "Ada Wren.") is None
 
 
+def test_a_figure_is_placed_by_its_sentence_and_its_neighbourhood_together():
+    from engine.grounding import stem
+
+    # A signature line within 100 characters, but another paragraph: not the figure's subject.
+    items = _report("Revenue reached $148.6 million and we closed the year with net income of "
+                    "$12.3 million.\n\nAda Wren, Chief Executive Officer\n\n2024 at a glance")
+    question = "What is the annual salary of the Chief Executive Officer?"
+    answer = "The Chief Executive Officer's annual salary is $12.3 million."
+    assert unsupported(question, answer, items, infer_citations(answer, items, question))
+    # A subject named in the sentence before the figure, across a PDF's wrapped line: placed.
+    items = _report("Our flagship product is the Wren-7 picking arm. It\nshipped 704 units in "
+                    "2024, more than ever.")
+    question = "How many Wren arms did Quillfeather ship in 2024?"
+    answer = "Quillfeather shipped 704 Wren-7 arms in 2024."
+    assert unsupported(question, answer, items, infer_citations(answer, items, question)) is None
+    assert stem("arms") == stem("arm") and stem("fees") == "fee" and stem("less") == "less"
+
+
 def test_a_made_up_code_is_unsupported_a_common_abbreviation_is_not():
     items = _items()
     ticker = unsupported("What is Quillfeather's ticker symbol?", "Its ticker is QFRB.", items, ())
