@@ -240,6 +240,15 @@ def answer_terms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([n for n in numbers if len(n) >= 3] + _QUOTED.findall(text)))
 
 
+def answer_figures(claim: str, question: str) -> list[str]:
+    """The figures of a claim, in order: its numbers of 3+ characters (`answer_terms`) that the
+    question does not already hold (a year in the question is not the answer's claim), without
+    thousands separators."""
+    asked = _numbers(question)
+    figures = (n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n))
+    return [n for n in dict.fromkeys(figures) if n not in asked]
+
+
 def _numbers(text: str) -> set[str]:
     """Numbers as written, without thousands separators ("18,750" and "18750" are one)."""
     return {n.rstrip(".,").replace(",", "") for n in _NUMBER.findall(text)}
@@ -255,8 +264,8 @@ def _claim_scores(answer_text: str, items: Sequence[ContextItem], question: str
     only items that hold at least one of its figures or phrases (or, without any, enough of its
     words)."""
     claim = re.sub(r"\[[^\]]*\]", " ", answer_text)
-    asked = _numbers(question)  # a year in the question is not the answer's claim
-    figures = {n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n)} - asked
+    asked = _numbers(question)
+    figures = set(answer_figures(claim, question))
     minor = {n for n in _numbers(claim) if len(n) == 2} - asked - figures  # "30 days", "45"
     phrases = [t for t in answer_terms(claim) if not _NUMBER.fullmatch(t)]
     claim_words = _words(claim)

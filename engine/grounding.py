@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.domain import Citation, SegmentKind
-from engine.citations import STOPWORDS, answer_terms, cites_item
+from engine.citations import STOPWORDS, answer_figures, answer_terms, cites_item
 from engine.types import ContextItem
 
 MIN_COVERAGE = 0.5
@@ -103,7 +103,7 @@ def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
     2. figures or quoted phrases that no item holds;
     3. figures that text items hold, but never next to (`_near_figures`) at least two of the
        question's words (one when it has only one): "$12.3 million" given as a salary sits next
-       to "net income", "2147" given as a telephone number next to a street name;
+       to "net income", "2147" given as a telephone number is a building's number;
     4. items the answer rests on that mention too few of the question's distinctive words
        (`MIN_COVERAGE`): an answer about another company or item.
 
@@ -126,14 +126,16 @@ def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
     asked = _terms(question) & read
     if not asked:
         return None
-    near = _near_figures(_figures(claim, question), readable)
+    figures = answer_figures(claim, question)
+    near = _near_figures(figures, readable)
     if near:  # no text holds them when they come from an image the answer cites
         best = max((asked & terms for terms in near), key=len)
         if len(best) < min(2, len(asked)):
-            shown = ", ".join(f"'{f}'" for f in _figures(claim, question)[:3])
-            words = ", ".join(f"'{w}'" for w in sorted(asked - best)[:6])
+            unplaced = sorted(asked - best)
+            shown = ", ".join(f"'{f}'" for f in figures[:3])
+            words = ", ".join(f"'{w}'" for w in unplaced[:6])
             return Unsupported(f"the passages that hold its figures ({shown}) do not speak of "
-                               f"{words}", tuple(sorted(asked - best)))
+                               f"{words}", tuple(unplaced))
     held = set().union(*(_item_terms(item) for item in support))
     missing = sorted(asked - held)
     if 1 - len(missing) / len(asked) < MIN_COVERAGE:
@@ -141,14 +143,6 @@ def unsupported(question: str, answer_text: str, items: Sequence[ContextItem],
         return Unsupported(f"the passages the answer relies on do not mention {words}",
                            tuple(missing))
     return None
-
-
-def _figures(claim: str, question: str) -> list[str]:
-    """The answer's numbers of 3+ characters that the question does not already hold, without
-    thousands separators."""
-    asked = {n.replace(",", "") for n in _NUMBER.findall(question)}
-    found = (n.rstrip(".").replace(",", "") for n in _NUMBER.findall(claim))
-    return [n for n in dict.fromkeys(found) if len(n) >= 3 and n not in asked]
 
 
 def _near_figures(figures: Sequence[str], items: Sequence[ContextItem]) -> list[set[str]]:
