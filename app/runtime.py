@@ -102,9 +102,8 @@ class EngineHost:
                 self._state = EngineState.REMOTE if remote else EngineState.READY
                 self._detail = detail
         except Exception as exc:  # any failure to load becomes a visible, retryable state
-            message = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
             with self._lock:
-                self._state, self._detail = EngineState.ERROR, message
+                self._state, self._detail = EngineState.ERROR, _message(exc)
 
     def status(self) -> EngineStatus:
         with self._lock:
@@ -134,6 +133,12 @@ class EngineHost:
 _DONE = object()
 
 
+def _message(exc: Exception) -> str:
+    """What the UI shows for a failure: a DocScout error's own line (the collection was deleted
+    meanwhile, the model folder is missing), a bug with its type."""
+    return str(exc) if isinstance(exc, DocScoutError) else f"{type(exc).__name__}: {exc}"
+
+
 class AnswerStream:
     """Text deltas of one answer as an iterator (what `st.write_stream` consumes); `answer` is
     the stored Answer once the iteration ends. Errors are answers too (`answer.error`)."""
@@ -150,10 +155,8 @@ class AnswerStream:
     def _run(self, analyst: Analyst, collection: str, question: str, mode: Mode) -> None:
         try:
             self.answer = analyst.ask(collection, question, mode=mode, on_delta=self._queue.put)
-        except DocScoutError as exc:  # e.g. the collection was deleted meanwhile: one line
-            self.answer = Answer(question, "", mode, error=str(exc))
-        except Exception as exc:  # a bug: shown with its type, never a dead page
-            self.answer = Answer(question, "", mode, error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # storage failures and bugs: shown, never a dead page
+            self.answer = Answer(question, "", mode, error=_message(exc))
         finally:
             self._queue.put(_DONE)
 

@@ -142,9 +142,7 @@ class Analyst:
             raise EngineError(f"image {sha256[:12]} is missing from the database")
         return image.data, image.mime
 
-    # -- answers -------------------------------------------------------------------------------
-
-    # -- the one mode policy ----------------------------------------------------------------
+    # -- the one mode policy ---------------------------------------------------------------------
 
     def plan(self, collection: str, question: str, mode: Mode = Mode.AUTO, *,
              map_reduce_factor: float = 0, documents: Sequence[str] | None = None
@@ -207,9 +205,7 @@ class Analyst:
         try:
             contexts = self.plan(collection, question, mode, documents=documents)
             if contexts[0].mode == Mode.MAP_REDUCE:
-                job = _Job(question, Mode.MAP_REDUCE, contexts,
-                           [self.messages(c, question) for c in contexts])
-                answer = self._answer_jobs([job], cancel)[0]
+                answer = self._answer_jobs([self._prepared(question, contexts)], cancel)[0]
             else:
                 generation = self._stream(self.messages(contexts[0], question),
                                           self.max_tokens_for(question), delta, cancel)
@@ -261,10 +257,14 @@ class Analyst:
              ) -> _Job:
         try:
             contexts = self.plan(collection, question, mode, map_reduce_factor=map_reduce_factor)
-            return _Job(question, contexts[0].mode, contexts,
-                        [self.messages(c, question) for c in contexts])
+            return self._prepared(question, contexts)
         except EngineError as exc:
             return _Job(question, _recorded(mode), [], [], error=str(exc))
+
+    def _prepared(self, question: str, contexts: list[Context]) -> _Job:
+        """A planned question with its requests rendered, ready for the batch."""
+        return _Job(question, contexts[0].mode, contexts,
+                    [self.messages(c, question) for c in contexts])
 
     def _generate_each(self, requests: list[list[dict]],
                        cancel: Event | None = None) -> list[Generation]:

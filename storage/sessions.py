@@ -18,7 +18,6 @@ from storage.orm import CollectionRow
 class Sessions:
     """An open database: `_sessions` for reads, `_transaction()` for writes."""
 
-
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
         try:

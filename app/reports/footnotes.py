@@ -14,7 +14,6 @@ footnote shows comes from the UI's resolver (app.evidence), so a report shows wh
 
 from __future__ import annotations
 
-import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 import pymupdf
 from PIL import Image, ImageOps
 
+from app.escape import html_text
 from app.evidence import claim_text, evidence
 from core.domain import Answer, Citation
 from storage.repository import Store
@@ -146,7 +146,7 @@ def text_page_thumbnail(text: str) -> bytes:
     with pymupdf.open() as doc:
         page = doc.new_page(width=_PAGE.width, height=_PAGE.height)
         body = f'<div style="white-space: pre-wrap; font-family: sans-serif; font-size: 10pt">' \
-               f"{html.escape(text)}</div>"
+               f"{html_text(text)}</div>"
         page.insert_htmlbox(page.rect + (48, 48, -48, -48), body, scale_low=0)
         page.draw_rect(page.rect, color=tuple(c / 255 for c in _FRAME), width=3)
         zoom = THUMBNAIL_PX / _PAGE.width
