@@ -245,6 +245,7 @@ class Usage:
     completion_tokens: int = 0
     time_to_first_token_s: float | None = None
     total_time_s: float = 0.0
+    wait_s: float = 0.0  # time spent waiting for the engine (questions ahead), before it began
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,8 @@ class Answer:
     error: str | None = None  # why there is no answer; text may hold what came before
     asked_at: datetime | None = None  # set once stored
     stop_reason: StopReason | None = None  # None: stored before stop reasons were kept
+    chat_id: int | None = None  # the conversation it is a turn of; None for a lone question
+    id: int | None = None  # set once stored
 
     @property
     def ok(self) -> bool:
@@ -266,6 +269,19 @@ class Answer:
         finished (or reached the token limit) rather than looping, timing out or being stopped."""
         return (self.error is None and bool(self.text.strip())
                 and self.stop_reason in (None, StopReason.STOP, StopReason.LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A conversation with a collection: its turns are answers (Answer.chat_id), oldest first;
+    a follow-up is answered with the earlier turns in the prompt."""
+
+    id: int
+    collection: str
+    title: str  # the first question, shortened
+    created_at: datetime | None = None
+    updated_at: datetime | None = None  # the last turn's time
+    turns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

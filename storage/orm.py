@@ -114,6 +114,20 @@ class SegmentRow(Base):
     )
 
 
+class ChatRow(Base):
+    """A conversation with a collection; its turns are the answers that point to it."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
 class AnswerRow(Base):
     """A question asked of a collection, and its answer or error: the history."""
 
@@ -122,6 +136,10 @@ class AnswerRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    # A deleted chat's turns stay in the history, as lone questions.
+    chat_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chats.id", ondelete="SET NULL"), index=True
     )
     question: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)

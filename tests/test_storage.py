@@ -65,8 +65,8 @@ def test_blank_database_gets_the_orm_schema(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert diffs == []
     assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
-    assert {"answers", "originals", "reports", "eval_runs"} <= tables
-    assert (journal, fks, version) == ("wal", 1, "0005")
+    assert {"answers", "originals", "reports", "eval_runs", "chats"} <= tables
+    assert (journal, fks, version) == ("wal", 1, "0006")
 
 
 def test_save_list_and_search(store):
@@ -245,3 +245,36 @@ def test_migrate_from_the_original_schema_keeps_the_data(settings):
         assert store.search("old", "quarterly") == []
     finally:
         store.close()
+
+
+def test_chats_group_answers_into_turns_and_survive_reopening(store, settings):
+    from core.domain import Answer, Mode
+
+    store.ensure_collection("A")
+    store.ensure_collection("B")
+    chat = store.start_chat("A", "  What is the\nonboarding fee? " + "x" * 200)
+    assert len(chat.title) == 80 and chat.title.startswith("What is the onboarding fee?")
+    first = store.save_answer("A", Answer("What is the fee?", "2,500 USD", Mode.FULL,
+                                          chat_id=chat.id))
+    store.save_answer("A", Answer("When is it due?", "", Mode.FULL, chat_id=chat.id,
+                                  error="stopped by the user"))
+    store.save_answer("A", Answer("A lone question", "x", Mode.FULL))
+    other = store.start_chat("A", "older")
+    assert first.id is not None and first.chat_id == chat.id
+
+    reopened = Store(settings)  # a reload: everything comes back from the database
+    assert [c.id for c in reopened.chats("A")] == [other.id, chat.id]  # newest first
+    assert reopened.chat(chat.id).turns == 2 and reopened.chat(chat.id).collection == "A"
+    turns = reopened.chat_turns(chat.id)
+    assert [t.question for t in turns] == ["What is the fee?", "When is it due?"]
+    assert turns[1].error == "stopped by the user"
+    with pytest.raises(StorageError, match="another collection"):
+        reopened.save_answer("B", Answer("q", "a", Mode.FULL, chat_id=chat.id))
+    with pytest.raises(StorageError, match="no chat"):
+        reopened.chat_turns(999)
+
+    reopened.delete_chat(chat.id)  # its answers stay in the history
+    assert [c.id for c in reopened.chats("A")] == [other.id]
+    assert len(reopened.answers("A")) == 3
+    reopened.delete_collection("A")
+    assert reopened.chats("B") == []
