@@ -1,10 +1,12 @@
 """Which parser a file goes to, from its name and its first bytes.
 
-Content wins over the name where content is conclusive (a PDF named `scan.jpg` is a PDF); the
-name decides between text and code, which bytes cannot tell apart, and for an empty file (an
-empty `report.pdf` goes to the PDF parser, which says "empty file"). Anything with a NUL byte in
-its head that is none of the known binary formats is unsupported (the pipeline reports
-"unsupported file type"); so is undecodable text under an unknown extension.
+Content wins over the name where content is conclusive (a PDF named `scan.jpg` is a PDF, a PNG
+named `chart.pdf` an image); the name decides between text and code, which bytes cannot tell
+apart, and for a file whose content is none of the known formats: a `.pdf` (or image) name sends
+it to that parser, which says what is wrong with it (an empty `report.pdf`: "empty file"; random
+bytes: "not a PDF: ..." with `describe_content`'s guess of what it is instead). Anything else
+with a NUL byte in its head is unsupported (the pipeline reports "unsupported file type"); so is
+undecodable text under an unknown extension.
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ def is_image_head(head: bytes) -> bool:
     return head.startswith(b"BM") and int.from_bytes(head[14:18], "little") in _BMP_DIB_SIZES
 
 
+def has_pdf_header(head: bytes) -> bool:
+    """%PDF-n within the first KB, where the PDF spec (and Acrobat) look for it."""
+    return _PDF_MAGIC.search(head[:_PDF_WINDOW]) is not None
+
+
 def _is_pdf_head(name: str, head: bytes) -> bool:
     """%PDF-n at the start; or within the first KB (the spec tolerates junk before it) when the
     name says .pdf, so a README quoting "%PDF-1.7" stays text."""
     if _PDF_MAGIC.match(head):
         return True
-    return name.lower().endswith(".pdf") and _PDF_MAGIC.search(head[:_PDF_WINDOW]) is not None
+    return name.lower().endswith(".pdf") and has_pdf_header(head)
 
 
 def _decodes_as_text(head: bytes) -> bool:
@@ -76,7 +83,7 @@ def detect_kind(name: str, head: bytes) -> Kind | None:
     if is_archive(name, head):
         return "archive"
     ext = PurePosixPath(name).suffix.lower().lstrip(".")
-    if not head and ext in _KIND_BY_EXT:
+    if ext in _KIND_BY_EXT:  # named a PDF or an image, and none: its parser says what it is
         return _KIND_BY_EXT[ext]
     utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if b"\x00" in head and not utf16:
@@ -86,3 +93,40 @@ def detect_kind(name: str, head: bytes) -> Kind | None:
     if is_source_file(name):
         return "code"
     return "text" if _decodes_as_text(head) else None
+
+
+# Formats a misnamed or damaged file often turns out to be, by their first bytes.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive (Word, Excel and PowerPoint files are ZIP archives too)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Microsoft Office document (.doc, .xls, .ppt)"),
+    (b"{\\rtf", "an RTF document"),
+    (b"%!PS", "a PostScript file"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+)
+_IMAGE_NAMES = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"),
+                (b"RIFF", "WebP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
+
+
+def describe_content(head: bytes) -> str:
+    """What a file's first bytes say it is, in words that follow "it is", for an error about a
+    file that is not what its name says: "a PNG image", "an HTML page", "text", or
+    "unrecognised binary data (damaged, or not a document)"."""
+    if not head:
+        return "an empty file"
+    if has_pdf_header(head):
+        return "a PDF"
+    if is_image_head(head):
+        return next(f"a {kind} image" for magic, kind in _IMAGE_NAMES if head.startswith(magic))
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return what
+    if _decodes_as_text(head):
+        start = head.lstrip(codecs.BOM_UTF8).lstrip()[:64].lower()
+        if start.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:1024].lower():
+            return "an HTML page"
+        return "text"
+    return "unrecognised binary data (damaged, or not a document)"

@@ -34,6 +34,7 @@ from core.errors import IngestError
 from core.settings import Settings
 from core.tokens import count_image_tokens, useful_size
 from ingest.base import FileInput, sha256_bytes
+from ingest.detect import HEAD_BYTES, describe_content
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")
 JPEG_QUALITY = 90
@@ -66,7 +67,11 @@ def _open(data: bytes, name: str, settings: Settings) -> PILImage.Image:
             image = PILImage.open(io.BytesIO(data), formats=FORMATS)
     except PILImage.DecompressionBombError as exc:
         raise IngestError(name, _pillow_bomb_message(settings)) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError as exc:  # Pillow's message only names its buffer
+        raise IngestError(name, "not a readable image: the content is none of PNG, JPEG, GIF, "
+                          f"WebP, TIFF or BMP (it is {describe_content(data[:HEAD_BYTES])})"
+                          ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise IngestError(name, f"not a readable image: {exc}") from exc
     width, height = image.size
     if width * height > settings.max_image_pixels:

@@ -39,6 +39,7 @@ from core.tokens import (
     supported_canvases,
 )
 from ingest.base import FileInput, sha256_bytes
+from ingest.detect import HEAD_BYTES, describe_content, has_pdf_header
 from ingest.pdf_layout import (
     THIN,
     Box,
@@ -103,6 +104,9 @@ def parse_pdf(file: FileInput, settings: Settings) -> ParsedDocument:
 def _open(file: FileInput, settings: Settings) -> pymupdf.Document:
     if not file.data:
         raise IngestError(file.name, "empty file")
+    if not has_pdf_header(file.data):  # MuPDF would only say "Failed to open stream"
+        raise IngestError(file.name, "not a PDF: the content does not start with %PDF- (it is "
+                          f"{describe_content(file.data[:HEAD_BYTES])})")
     try:
         doc = pymupdf.open(stream=file.data, filetype="pdf")
         # Many PDFs are encrypted with an empty user password (only printing or copying is

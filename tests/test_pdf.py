@@ -288,7 +288,10 @@ def test_title_falls_back_to_the_file_stem(settings: Settings) -> None:
 
 @pytest.mark.parametrize(
     "data,message",
-    [(b"", "empty file"), (b"this is not a PDF at all", "not a readable PDF"),
+    [(b"", "empty file"),
+     (b"this is not a PDF at all",
+      r"not a PDF: the content does not start with %PDF- \(it is text\)"),
+     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"not a PDF: .* \(it is a PNG image\)"),
      (b"%PDF-1.7\n1 0 obj garbage", "not a readable PDF")],
 )  # fmt: skip
 def test_unreadable_files_raise(data: bytes, message: str, settings: Settings) -> None:

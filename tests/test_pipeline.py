@@ -269,3 +269,32 @@ def test_docscoutignore_keeps_files_and_folders_out(tmp_path, store, settings):
     assert sorted(o.source for o in outcomes) == ["docs/a.txt", "docs/sub/c.txt",
                                                   "docs/sub/keep.tmp"]
     assert all(o.status == Status.OK for o in outcomes)
+
+
+def test_a_file_named_pdf_that_is_not_one_says_what_it_is(tmp_path, store, settings):
+    """Random bytes, a web page and a PNG named .pdf: the first two fail as PDFs with a message
+    naming what the content is; the PNG is read as the image it is (content wins). Text named
+    .png fails as an image the same way."""
+    random_bytes = bytes((n * 167 + 13) % 256 for n in range(4000))  # no %PDF, NUL bytes
+    (tmp_path / "bad.pdf").write_bytes(random_bytes)
+    (tmp_path / "download.pdf").write_text("<!DOCTYPE html><html><body>Not found</body></html>")
+    chart = SAMPLE_DOCS / "charts" / "revenue_by_quarter.png"
+    (tmp_path / "chart.pdf").write_bytes(chart.read_bytes())
+    (tmp_path / "scan.png").write_text("meeting notes")
+    outcomes = {o.source: o for o in ingest_paths(
+        [tmp_path / "bad.pdf", tmp_path / "download.pdf", tmp_path / "chart.pdf",
+         tmp_path / "scan.png"], "c", store, settings)}
+    bad, page = outcomes["bad.pdf"], outcomes["download.pdf"]
+    assert (bad.status, bad.kind) == (Status.FAILED, DocumentKind.PDF)
+    assert bad.error == ("not a PDF: the content does not start with %PDF- (it is unrecognised "
+                         "binary data (damaged, or not a document))")
+    assert (page.status, page.kind) == (Status.FAILED, DocumentKind.PDF)
+    assert page.error.startswith("not a PDF") and page.error.endswith("(it is an HTML page)")
+    assert (outcomes["chart.pdf"].status, outcomes["chart.pdf"].kind) == (
+        Status.OK, DocumentKind.IMAGE)
+    scan = outcomes["scan.png"]
+    assert (scan.status, scan.kind) == (Status.FAILED, DocumentKind.IMAGE)
+    assert scan.error == ("not a readable image: the content is none of PNG, JPEG, GIF, WebP, "
+                          "TIFF or BMP (it is text)")
+    stored = {d.source: d for d in store.documents("c")}
+    assert (stored["bad.pdf"].kind, stored["bad.pdf"].error) == (DocumentKind.PDF, bad.error)

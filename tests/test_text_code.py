@@ -23,7 +23,7 @@ from ingest.code import (
     looks_like_codebase,
     parse_codebase,
 )
-from ingest.detect import detect_kind
+from ingest.detect import describe_content, detect_kind
 from ingest.text import LOSSY_NOTE, MAX_SEGMENT_LINES, parse_text, split_lines
 
 # --- text ----------------------------------------------------------------------------------------
@@ -354,6 +354,10 @@ def _zip_bytes() -> bytes:
         ("mystery", b"\x81\x82\x83 not utf-8", None),
         ("utf16.txt", "hi".encode("utf-16"), "text"),
         ("empty.pdf", b"", "pdf"),  # nothing to judge: the name decides
+        ("bad.pdf", b"\x00\x13\xfe random bytes", "pdf"),  # the PDF parser says what it is
+        ("page.pdf", b"<!DOCTYPE html><html>", "pdf"),
+        ("chart.pdf", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image"),  # content wins
+        ("broken.png", b"\x00\x01 not an image", "image"),  # Pillow says what is wrong
         ("empty.png", b"", "image"),
         ("empty.txt", b"", "text"),
         ("empty.py", b"", "code"),
@@ -361,6 +365,18 @@ def _zip_bytes() -> bytes:
 )
 def test_detect_kind(name: str, head: bytes, kind: str | None) -> None:
     assert detect_kind(name, head) == kind
+
+
+@pytest.mark.parametrize(
+    "head,what",
+    [(b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff\xe0", "a JPEG image"),
+     (b"PK\x03\x04\x14\x00", "a ZIP archive (Word, Excel and PowerPoint files are ZIP archives "
+      "too)"), (b"MZ\x90\x00", "a Windows program"), (b"  <!doctype html>\n<p>", "an HTML page"),
+     (b"just words\n", "text"), (b"%PDF-1.4\n", "a PDF"), (b"", "an empty file"),
+     (b"\x00\x9f\x92\x96", "unrecognised binary data (damaged, or not a document)")],
+)  # fmt: skip
+def test_describe_content_names_what_a_file_is(head: bytes, what: str) -> None:
+    assert describe_content(head) == what
 
 
 def test_overview_of_a_huge_tree_lists_folders(settings: Settings) -> None:
