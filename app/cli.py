@@ -16,6 +16,7 @@ import click
 
 from app.reports.spec import load_spec
 from app.tables import (
+    chat_rows,
     document_rows,
     format_answer,
     format_context,
@@ -159,22 +160,30 @@ def delete(collection: str, source: str | None, yes: bool) -> None:
 @click.option("--document", "-d", "documents", multiple=True,
               help="Read only this document (its source, as `docscout docs` lists it; "
               "repeatable).")
+@click.option("--chat", "chat_id", type=int, default=None,
+              help="Continue this conversation (its id, as `docscout chats` lists it): the "
+              "question is answered with its earlier turns. Without it, a new chat starts.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer and its usage as JSON.")
 def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
-        as_json: bool) -> None:
+        chat_id: int | None, as_json: bool) -> None:
     """Answer QUESTION from the documents of COLLECTION, with citations and a usage footer.
 
     The model is the configured profile (DOCSCOUT_MODEL_PROFILE), or the vLLM server at
-    DOCSCOUT_VLLM_BASE_URL. The answer is kept in the collection's history. Ctrl-C stops the
+    DOCSCOUT_VLLM_BASE_URL. The answer is kept in the collection's history, as a turn of a
+    chat (a new one unless --chat names one; the web UI lists them too). Ctrl-C stops the
     answer at once (the engine is freed; the partial answer is kept, marked stopped).
     """
-    analyst = _analyst()
+    store = Store(get_settings())
+    if chat_id is not None and store.chat(chat_id).collection != collection:
+        raise click.ClickException(f"chat {chat_id} is a conversation with another collection")
+    analyst = _analyst(store)
+    chat = store.chat(chat_id) if chat_id is not None else store.start_chat(collection, question)
     streamed = not as_json and sys.stdout.isatty()
     try:
         answer = analyst.ask(collection, question,
                              mode=Mode(mode),
                              on_delta=(lambda d: click.echo(d, nl=False)) if streamed else None,
-                             documents=list(documents) or None)
+                             documents=list(documents) or None, chat=chat.id)
     except KeyboardInterrupt:
         click.echo("\nStopped: the answer was cancelled.", err=True)
         sys.exit(130)
@@ -182,8 +191,24 @@ def ask(collection: str, question: str, mode: str, documents: tuple[str, ...],
         _echo_json(asdict(answer))
     else:
         click.echo(format_answer(answer, streamed=streamed))
+        click.echo(f"(chat {chat.id}: ask a follow-up with --chat {chat.id})", err=True)
     if answer.error:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def chats(collection: str, as_json: bool) -> None:
+    """List the conversations with COLLECTION, the latest active first (continue one with
+    `docscout ask COLLECTION QUESTION --chat ID`)."""
+    infos = Store(get_settings()).chats(collection, limit=200)
+    if as_json:
+        _echo_json([asdict(c) for c in infos])
+    elif not infos:
+        click.echo("No chats yet: `docscout ask COLLECTION QUESTION` starts one.")
+    else:
+        click.echo(format_table(*chat_rows(infos)))
 
 
 @cli.command()
@@ -348,7 +373,9 @@ def ui(host: str, port: int) -> None:
     args = [sys.executable, "-m", "streamlit", "run", str(script),
             "--server.address", host, "--server.port", str(port), "--server.headless", "true",
             "--server.maxUploadSize", str(settings.max_upload_mb),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            # Users get no Deploy button and no "Clear cache" (which reloads the engine for all)
+            "--client.toolbarMode", "viewer"]
     click.echo(f"DocScout UI on http://{host}:{port}  (Ctrl-C stops it)")
     sys.stdout.flush()
     os.execv(sys.executable, args)

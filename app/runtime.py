@@ -9,26 +9,30 @@ thread; `status()` says at any moment whether it is loading, ready, remote or in
     for delta in stream: ...                       # text as the model writes it
     stream.answer                                  # the stored Answer, citations checked
 
-Several sessions may ask at once: each question runs on its own thread and the backend serialises
-what must be serialised (the in-process vLLM step loop), so every asker gets an answer.
+Several sessions may ask at once. An in-process model answers one question at a time, so
+questions wait in a first-come, first-served `Line` and each stream says how many are ahead of
+it (`stream.ahead`); a vLLM server batches them itself and nobody waits. A stream can be stopped
+(`stream.stop()`: the engine aborts the request, the partial answer is kept, marked stopped) and
+read again from its start by a page that reran meanwhile (`stream.deltas()`).
 """
 
 from __future__ import annotations
 
-import queue
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.domain import Answer, Mode
+from core.domain import Answer, Mode, StopReason
 from core.errors import DocScoutError, EngineError
 from core.settings import Settings
 from engine.service import Analyst
 from storage.repository import Store
 
 OpenAnalyst = Callable[[Settings, Store], Analyst]
+KEEP_S = 60.0  # how long a finished stream stays findable by its conversation (EngineHost.streams)
 
 
 class EngineState(StrEnum):
@@ -64,6 +68,8 @@ class EngineHost:
         self._detail = "not started"
         self._started = time.monotonic()
         self._thread: threading.Thread | None = None
+        self._line: Line | None = None
+        self._streams: list[AnswerStream] = []
 
     def start(self) -> EngineHost:
         """Begin loading in the background (again, after an error); returns at once."""
@@ -125,12 +131,78 @@ class EngineHost:
             raise EngineError(f"the engine is not ready ({status.state}): {status.detail}")
         return self._analyst
 
-    def stream(self, collection: str, question: str, mode: Mode = Mode.AUTO) -> AnswerStream:
-        """Start answering on a worker thread; iterate the result for text deltas."""
-        return AnswerStream(self.analyst, collection, question, mode)
+    def stream(self, collection: str, question: str, mode: Mode = Mode.AUTO, *,
+               chat: int | None = None) -> AnswerStream:
+        """Start answering on a worker thread, after the questions already in line; iterate
+        `stream.deltas()` for the text. With `chat`, a turn of that conversation."""
+        analyst = self.analyst
+        with self._lock:
+            if self._line is None:  # one at a time in-process; a server batches them itself
+                remote = self.settings.vllm_base_url is not None
+                self._line = Line(None if remote else 1)
+            stream = AnswerStream(analyst, self._line, collection, question, mode, chat)
+            now = time.monotonic()
+            self._streams = [s for s in self._streams if not s.done or now - s.ended < KEEP_S]
+            self._streams.append(stream)
+        return stream
+
+    def streams(self, chat: int) -> list[AnswerStream]:
+        """The questions of a conversation still being answered (or answered in the last
+        `KEEP_S` seconds), oldest first, from whichever browser session asked them: a page that
+        reloads follows them again instead of losing them."""
+        now = time.monotonic()
+        with self._lock:
+            return [s for s in self._streams
+                    if s.chat == chat and (not s.done or now - s.ended < KEEP_S)]
 
 
-_DONE = object()
+class Line:
+    """First come, first served admission to an engine that answers `slots` questions at a time
+    (None: as many as come). A question's place is a ticket: `ahead(ticket)` counts the
+    questions before it, being answered or waiting."""
+
+    def __init__(self, slots: int | None) -> None:
+        self.slots = slots
+        self._changed = threading.Condition()
+        self._tickets = itertools.count()
+        self._waiting: list[int] = []
+        self._serving: set[int] = set()
+
+    def join(self) -> int:
+        with self._changed:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+            return ticket
+
+    def ahead(self, ticket: int) -> int:
+        with self._changed:
+            if ticket not in self._waiting:
+                return 0
+            return len(self._serving) + self._waiting.index(ticket) if self.slots else 0
+
+    def wait(self, ticket: int, cancel: threading.Event) -> bool:
+        """Block until it is this ticket's turn (True) or `cancel` is set (False, and the
+        ticket leaves the line)."""
+        with self._changed:
+            while not self._turn(ticket):
+                if cancel.is_set():
+                    self._waiting.remove(ticket)
+                    self._changed.notify_all()
+                    return False
+                self._changed.wait(0.1)
+            self._waiting.remove(ticket)
+            self._serving.add(ticket)
+            return True
+
+    def _turn(self, ticket: int) -> bool:
+        if self.slots is None:
+            return True
+        return len(self._serving) < self.slots and self._waiting[0] == ticket
+
+    def leave(self, ticket: int) -> None:
+        with self._changed:
+            self._serving.discard(ticket)
+            self._changed.notify_all()
 
 
 def _message(exc: Exception) -> str:
@@ -139,28 +211,109 @@ def _message(exc: Exception) -> str:
     return str(exc) if isinstance(exc, DocScoutError) else f"{type(exc).__name__}: {exc}"
 
 
-class AnswerStream:
-    """Text deltas of one answer as an iterator (what `st.write_stream` consumes); `answer` is
-    the stored Answer once the iteration ends. Errors are answers too (`answer.error`)."""
 
-    def __init__(self, analyst: Analyst, collection: str, question: str,
-                 mode: Mode = Mode.AUTO) -> None:
-        self._queue: queue.Queue = queue.Queue()
+
+class AnswerStream:
+    """One question being answered on a worker thread: its place in the line while it waits,
+    its text as the model writes it, and the stored Answer once done (errors are answers too:
+    `answer.error`). `deltas()` replays the text from the start, so a page that reran while the
+    answer was being written can show it again and follow it to the end."""
+
+    def __init__(self, analyst: Analyst, line: Line, collection: str, question: str,
+                 mode: Mode = Mode.AUTO, chat: int | None = None) -> None:
+        self.question, self.chat = question, chat
         self.answer: Answer | None = None
+        self._line, self._ticket = line, line.join()
+        self._cancel = threading.Event()
+        self._pieces: list[str] = []
+        self._changed = threading.Condition()
+        self._started = self._finished = False
+        self.ended = 0.0  # time.monotonic() when it finished
         self._thread = threading.Thread(
-            target=self._run, args=(analyst, collection, question, mode),
-            name="docscout-answer", daemon=True)
+            target=self._run, args=(analyst, collection, mode), name="docscout-answer",
+            daemon=True)
         self._thread.start()
 
-    def _run(self, analyst: Analyst, collection: str, question: str, mode: Mode) -> None:
+    def _run(self, analyst: Analyst, collection: str, mode: Mode) -> None:
+        queued = time.perf_counter()
         try:
-            self.answer = analyst.ask(collection, question, mode=mode, on_delta=self._queue.put)
+            if not self._line.wait(self._ticket, self._cancel):  # stopped while waiting
+                self.answer = analyst.stopped_waiting(collection, self.question, mode,
+                                                      chat=self.chat,
+                                                      waited_s=time.perf_counter() - queued)
+                return
+            with self._changed:
+                self._started = True
+            try:
+                self.answer = analyst.ask(collection, self.question, mode=mode, chat=self.chat,
+                                          on_delta=self._add, cancel=self._cancel,
+                                          waited_s=time.perf_counter() - queued)
+            finally:
+                self._line.leave(self._ticket)
         except Exception as exc:  # storage failures and bugs: shown, never a dead page
-            self.answer = Answer(question, "", mode, error=_message(exc))
+            self.answer = Answer(self.question, "".join(self._pieces), mode, chat_id=self.chat,
+                                 error=_message(exc), stop_reason=StopReason.ERROR)
         finally:
-            self._queue.put(_DONE)
+            with self._changed:
+                self._finished, self.ended = True, time.monotonic()
+                self._changed.notify_all()
+
+    def _add(self, piece: str) -> None:
+        with self._changed:
+            self._pieces.append(piece)
+            self._changed.notify_all()
+
+    @property
+    def ahead(self) -> int:
+        """Questions before this one in the engine's line (0 once it is being answered)."""
+        return 0 if self._started or self.done else self._line.ahead(self._ticket)
+
+    @property
+    def started(self) -> bool:
+        """Whether the engine has begun this question (it no longer waits in line)."""
+        return self._started
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer (or its error) is final and stored."""
+        return self._finished
+
+    @property
+    def text(self) -> str:
+        """What the model has written so far."""
+        with self._changed:
+            return "".join(self._pieces)
+
+    def stop(self) -> None:
+        """Stop now: leave the line, or have the engine abort the request; the partial answer
+        is stored, marked stopped by the user."""
+        self._cancel.set()
+        with self._changed:
+            self._changed.notify_all()
+
+    def deltas(self, idle_s: float | None = None) -> Iterator[str]:
+        """The answer's text in pieces, from the start, until it is done. With `idle_s`, an
+        empty string comes whenever nothing new arrived for that long (a page can then update
+        a waiting notice, or notice that its user left)."""
+        seen = 0
+        while True:
+            with self._changed:
+                while len(self._pieces) == seen and not self.done:
+                    if not self._changed.wait(idle_s if idle_s is not None else 0.5) \
+                            and idle_s is not None:
+                        break
+                new, seen = self._pieces[seen:], len(self._pieces)
+                finished = self.done and not new
+            if finished:
+                break
+            yield "".join(new)
+        self._thread.join()
+
+    def result(self, timeout_s: float | None = None) -> Answer | None:
+        """The stored answer, once done (waits up to `timeout_s`)."""
+        self._thread.join(timeout_s)
+        return self.answer
 
     def __iter__(self) -> Iterator[str]:
-        while (item := self._queue.get()) is not _DONE:
-            yield item
-        self._thread.join()
+        """The text's pieces as they come (what `st.write_stream` consumes)."""
+        return (piece for piece in self.deltas() if piece)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.domain import Answer, Document, ReportInfo, Status
+from core.domain import Answer, Chat, Document, ReportInfo, Status
 from ingest.pipeline import Outcome
 
 MAX_CELL = 70
@@ -33,11 +33,21 @@ def _cell(value: object) -> str:
 def document_rows(documents: Sequence[Document]) -> tuple[list[str], list[list[object]]]:
     headers = ["document", "kind", "pages/files", "text tokens", "image tokens", "status", "error"]
     rows = [
-        [d.source, d.kind.value, d.pages if d.pages is not None else d.files, d.text_tokens,
-         d.image_tokens, d.status.value, d.error]
+        [d.source, d.kind.value, extent(d), d.text_tokens, d.image_tokens, d.status.value,
+         d.error]
         for d in documents
     ]
     return headers, rows
+
+
+def extent(document: Document) -> int:
+    """What the "pages/files" column shows: a PDF's pages, a codebase's files, 1 for an image
+    or a text file (one page, one file), 0 for a document nothing could be read from."""
+    if document.pages is not None:
+        return document.pages
+    if document.files is not None:
+        return document.files
+    return 0 if document.status == Status.FAILED else 1
 
 
 def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
@@ -84,9 +94,19 @@ def usage_line(answer: Answer) -> str:
     ttft = f"{u.time_to_first_token_s:.2f} s" if u.time_to_first_token_s is not None else "n/a"
     cached = f"{u.cached_tokens / u.prompt_tokens:.0%}" if u.prompt_tokens else "0%"
     return (f"{answer.mode.value} mode · {answer.model} · prompt {u.prompt_tokens:,} tokens "
-            f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image) · read "
-            f"{answer.read_fraction:.0%} of the collection · cached {u.cached_tokens:,} "
-            f"({cached}) · first token {ttft} · total {u.total_time_s:.1f} s")
+            f"({u.prompt_text_tokens:,} text + {u.prompt_image_tokens:,} image) · "
+            f"{_read(answer)} · cached {u.cached_tokens:,} "
+            f"({cached}) · first token {ttft} · total {u.total_time_s:.1f} s"
+            + (f" · waited {u.wait_s:.1f} s for the engine" if u.wait_s >= 0.05 else ""))
+
+
+def _read(answer: Answer) -> str:
+    """How much of the collection an answer read. `read_fraction` is the share of what the
+    model can read (engine.costs), so a text-only model's full read of a collection with images
+    is "100% of its text", as the Ask page's context meter says ("reads all of its text")."""
+    if answer.read_fraction >= 0.9995 and not answer.usage.prompt_image_tokens:
+        return "read 100% of its text"
+    return f"read {answer.read_fraction:.0%} of the collection"
 
 
 def format_context(report: dict) -> str:
@@ -103,6 +123,13 @@ def format_context(report: dict) -> str:
     table = format_table(["document", "where", "kind", "tokens"], rows)
     return (f"{table}\n\n{report['mode']} mode: {len(rows)} items, {report['total_tokens']:,} "
             f"prompt tokens (budget for documents: {report['budget']:,})")
+
+
+def chat_rows(chats: Sequence[Chat]) -> tuple[list[str], list[list[object]]]:
+    headers = ["id", "title", "turns", "last active"]
+    rows = [[c.id, c.title, c.turns, f"{c.updated_at:%Y-%m-%d %H:%M}" if c.updated_at else ""]
+            for c in chats]
+    return headers, rows
 
 
 def report_rows(reports: Sequence[ReportInfo]) -> tuple[list[str], list[list[object]]]:

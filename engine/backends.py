@@ -5,6 +5,8 @@ A `Backend` answers OpenAI-style chat requests (text parts and `image_url` parts
 
 - `generate(requests, max_tokens)`: every request is submitted before the first step, so vLLM
   batches them (and shares cached prefixes between them); one `Generation` per request, in order.
+  `on_done(index, generation)`, when given, is called as each request finishes (in whatever
+  order they finish, in the caller's thread), so a batch can show progress while it runs.
 - `stream(messages, max_tokens)`: yields text deltas as they are decoded, then one `Generation`.
 
 `VllmBackend` holds one `vllm.LLM`. Requests are rendered by vLLM itself (as `LLM.chat` renders
@@ -28,7 +30,7 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from threading import Event
@@ -41,7 +43,7 @@ from engine.guard import looping, trim_loop
 from engine.profiles import ModelProfile, Sampling, configure_environment, ensure_model
 from engine.vllm_compat import import_vllm, preprocess_chat
 
-__all__ = ["Backend", "FakeBackend", "Generation", "VllmBackend"]
+__all__ = ["Backend", "Done", "FakeBackend", "Generation", "VllmBackend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +58,21 @@ class Generation:
     stop_reason: StopReason = StopReason.STOP
 
 
+Done = Callable[[int, Generation], None]  # (the request's index in the batch, its result)
+
+
 class Backend(Protocol):
     """`sampling` defaults to the backend's profile's; when `cancel` is set, every request still
     running is aborted at once and ends with stop reason "cancelled". A request whose output
     starts repeating is aborted by the loop guard (stop reason "loop")."""
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
-                 sampling: Sampling | None = None, cancel: Event | None = None
-                 ) -> list[Generation]:
-        """Answer every chat request, all submitted together; results in request order."""
+                 sampling: Sampling | None = None, cancel: Event | None = None,
+                 on_done: Done | None = None) -> list[Generation]:
+        """Answer every chat request, all submitted together; results in request order.
+        `on_done(index, generation)` is called once for each request as it finishes (loop,
+        cancel and timeout included), in the caller's thread, before `generate` returns; an
+        exception it raises goes up unchanged and aborts the requests still running."""
         ...
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
@@ -151,14 +159,22 @@ class VllmBackend:
         )
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
-                 sampling: Sampling | None = None, cancel: Event | None = None
-                 ) -> list[Generation]:
+                 sampling: Sampling | None = None, cancel: Event | None = None,
+                 on_done: Done | None = None) -> list[Generation]:
         if not requests:
             return []
         with self._lock:
             results: list[Generation] = []
-            for piece in self._run(requests, max_tokens, sampling, cancel, stream=False):
-                results = piece
+            run = self._run(requests, max_tokens, sampling, cancel, stream=False)
+            try:
+                for piece in run:
+                    if isinstance(piece, tuple):  # one request finished
+                        if on_done is not None:
+                            on_done(*piece)  # outside _run: its error is not the engine's
+                    else:
+                        results = piece
+            finally:
+                run.close()  # after an error in on_done: aborts what is still running
             return results
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
@@ -168,11 +184,13 @@ class VllmBackend:
                 yield piece[0] if isinstance(piece, list) else piece
 
     def _run(self, requests: list[list[dict]], max_tokens: int, sampling: Sampling | None,
-             cancel: Event | None, stream: bool) -> Iterator[str | list[Generation]]:
+             cancel: Event | None, stream: bool
+             ) -> Iterator[str | tuple[int, Generation] | list[Generation]]:
         """Add every request (rendered as LLM.chat renders it) and drive the engine's step loop
-        until all are done: deltas of the first request are yielded when `stream`, then the list
-        of Generations. A request that loops is aborted (stop reason "loop"); all of them on
-        `cancel` or at the deadline; Ctrl-C or a closed stream aborts them all and goes on up."""
+        until all are done: deltas of the first request are yielded when `stream`, else
+        `(index, Generation)` as each request finishes; then the list of Generations. A request
+        that loops is aborted (stop reason "loop"); all of them on `cancel` or at the deadline;
+        Ctrl-C or a closed stream aborts them all and goes on up."""
         started = time.perf_counter()
         engine = self.llm.llm_engine
         params = self._params(max_tokens, sampling)
@@ -187,8 +205,12 @@ class VllmBackend:
             raise EngineError(_describe_failure(exc, self.profile)) from exc
         order = list(runs)
         deadline = started + self.timeout_s
+        finished: dict[str, Generation] = {}  # reported as done, by request id
         try:
             while any(not run.done for run in runs.values()):
+                if cancel is not None and cancel.is_set():  # before a step: a step may be a
+                    self._stop(engine, runs, order, StopReason.CANCELLED, started)  # long prefill
+                    break
                 outputs = engine.step()
                 for output in outputs:
                     run = runs.get(output.request_id)
@@ -200,18 +222,30 @@ class VllmBackend:
                 looped = [rid for rid, run in runs.items() if not run.done and run.looping()]
                 if looped:
                     self._stop(engine, runs, looped, StopReason.LOOP, started)
-                if cancel is not None and cancel.is_set():
-                    self._stop(engine, runs, order, StopReason.CANCELLED, started)
-                elif time.perf_counter() > deadline:
+                if time.perf_counter() > deadline:
                     self._stop(engine, runs, order, StopReason.TIMEOUT, started)
                 elif not outputs and not engine.has_unfinished_requests():
                     self._stop(engine, runs, order, StopReason.ERROR, started)  # lost by vLLM
+                if not stream:
+                    yield from self._newly_done(runs, order, finished, started)
+            if not stream:  # the ones a cancel stopped before a step
+                yield from self._newly_done(runs, order, finished, started)
         except BaseException as exc:  # Ctrl-C, a closed stream, or a vLLM failure
             engine.abort_request([rid for rid, run in runs.items() if not run.done])
             if isinstance(exc, Exception):
                 raise EngineError(_describe_failure(exc, self.profile)) from exc
             raise
-        yield [runs[rid].generation(time.perf_counter() - started) for rid in order]
+        yield [finished.get(rid) or runs[rid].generation(time.perf_counter() - started)
+               for rid in order]
+
+    @staticmethod
+    def _newly_done(runs: dict[str, _Run], order: list[str], finished: dict[str, Generation],
+                    started: float) -> Iterator[tuple[int, Generation]]:
+        """(index, Generation) of each request that is done and was not reported yet."""
+        for index, rid in enumerate(order):
+            if runs[rid].done and rid not in finished:
+                finished[rid] = runs[rid].generation(time.perf_counter() - started)
+                yield index, finished[rid]
 
     @staticmethod
     def _stop(engine, runs: dict[str, _Run], ids: list[str], reason: StopReason,
@@ -287,9 +321,11 @@ class FakeBackend:
     """A Backend for UI and unit tests: answers with enqueued texts (or a default), records
     every request it got, and streams answers word by word."""
 
-    def __init__(self, default: str = "No answer enqueued.", prompt_tokens: int = 0):
+    def __init__(self, default: str = "No answer enqueued.", prompt_tokens: int = 0,
+                 word_delay_s: float = 0.0):
         self.default = default
         self.prompt_tokens = prompt_tokens
+        self.word_delay_s = word_delay_s  # a pause before each streamed word (a slow model)
         self.queue: deque[str | Generation | Exception] = deque()
         self.requests: list[list[dict]] = []
 
@@ -315,9 +351,15 @@ class FakeBackend:
                                    time_to_first_token_s=0.0)
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
-                 sampling: Sampling | None = None, cancel: Event | None = None
-                 ) -> list[Generation]:
-        return [self._next(messages, max_tokens) for messages in requests]
+                 sampling: Sampling | None = None, cancel: Event | None = None,
+                 on_done: Done | None = None) -> list[Generation]:
+        """The requests answered one after the other, each reported to `on_done` as it is."""
+        results = []
+        for index, messages in enumerate(requests):
+            results.append(self._next(messages, max_tokens))
+            if on_done is not None:
+                on_done(index, results[-1])
+        return results
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
                cancel: Event | None = None) -> Iterator[str | Generation]:
@@ -328,6 +370,7 @@ class FakeBackend:
             if cancel is not None and cancel.is_set():
                 yield replace(generation, text="".join(said), stop_reason=StopReason.CANCELLED)
                 return
+            time.sleep(self.word_delay_s)
             said.append(piece if i == 0 else " " + piece)
             yield said[-1]
         yield generation

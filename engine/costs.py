@@ -16,8 +16,10 @@ token; a content starting with "/" or a newline joins the label line's "]\\n"), 
 across questions. Checked against the real tokenizer on ingested PDFs, Markdown and code, and on
 30,000 random pieces (tests/test_context.py).
 
-A text-only model (count_image returns None): image segments are not readable; they still count
-in `collection_tokens`, so `read_fraction` says the images were not read.
+A text-only model (count_image returns None): image segments are not readable, and they are left
+out of `collection_tokens` too (`Context.skipped_tokens` holds them), so `read_fraction` is the
+share of what the model can read: full mode reads all of it, as the UI's context meter says,
+rather than "43% of the collection" for a model that never sees images.
 
 `Plan` is a collection with document numbers, labels and costs, computed only where asked; the
 packing (engine.packing) and the windows (engine.windows) both choose from it.
@@ -168,6 +170,8 @@ class Plan:
         self.costs = costs
         self.ambiguous = ambiguous_paths(collection)
         self.total = sum(seg.tokens for segs in self.segs for seg in segs)
+        self.readable = sum(seg.tokens for segs in self.segs for seg in segs
+                            if costs.readable(seg))  # what this model can read at all
         self._priced: dict[tuple[int, int], tuple[str, int]] = {}
 
     def label(self, d: int, segment: Segment) -> str:
@@ -187,12 +191,18 @@ class Plan:
         return ContextItem(self.docs[d], s, self.segs[d][s], label, tokens)
 
     def collection_tokens(self, keys: set[tuple[int, int]], corpus_tokens: int) -> int:
-        """The chosen items' tokens plus Segment.tokens of every other segment (labels of unread
-        segments uncounted)."""
-        return corpus_tokens + self.total - sum(self.segs[d][s].tokens for d, s in keys)
+        """The chosen items' tokens plus Segment.tokens of every other segment the model can
+        read (labels of unread segments uncounted; segments it cannot read left out)."""
+        return corpus_tokens + self.readable - sum(self.segs[d][s].tokens for d, s in keys)
+
+    @property
+    def skipped_tokens(self) -> int:
+        """Segment.tokens of what this model cannot read (images, for a text-only model)."""
+        return self.total - self.readable
 
 
 def context_of(mode: Mode, budget: int, keys: Sequence[tuple[int, int]], plan: Plan) -> Context:
     items = [plan.item(d, s) for d, s in keys]
     corpus = sum(i.tokens for i in items)
-    return Context(mode, budget, tuple(items), corpus, plan.collection_tokens(set(keys), corpus))
+    return Context(mode, budget, tuple(items), corpus, plan.collection_tokens(set(keys), corpus),
+                   plan.skipped_tokens)

@@ -6,6 +6,11 @@ context: nothing before the question part depends on the question, and rendering
 deterministic (same items, same order, same base64). vLLM's Llama 4 template concatenates text
 parts as they are and puts an image's tokens where its part stands, so the prompt costs exactly
 `prompt_overhead(...) + context.corpus_tokens` (engine.costs explains why the pieces add up).
+
+A follow-up in a conversation is sent as a chat: the first user message holds the corpus and the
+first question, then each earlier answer and question in turn, and the new question last. The
+earlier turns come after the corpus, so the collection's prefix stays the same (and cached) from
+one turn to the next; they cost `prompt_overhead(..., history)` like the question does.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ INTRO = {
     ),
 }
 QUESTION = "Question: {question}"
+Turn = tuple[str, str]  # an earlier question of the conversation and its answer
 # Repeated after the question, where small models follow it (a rule read 6,000 tokens earlier
 # is easily lost); after the corpus, so the cached prefix is unchanged. Measured on the sample
 # fact set with `cpu` (README, "Measuring answers"): adding "if the documents do not state the
@@ -83,9 +89,11 @@ def render_messages(
     question: str,
     images: Callable[[str], tuple[bytes, str]],
     neutralize: Callable[[str], str] = _identity,
+    history: Sequence[Turn] = (),
 ) -> list[dict]:
     """OpenAI-style chat messages. `images(sha256) -> (bytes, mime)` fetches a stored image;
-    `neutralize` makes special-token look-alikes in documents and question plain text."""
+    `neutralize` makes special-token look-alikes in documents, questions and answers plain
+    text; `history` holds a conversation's earlier (question, answer) turns, oldest first."""
     parts: list[dict] = []
     text = [INTRO[context.mode]]
     for item in context.items:
@@ -97,12 +105,18 @@ def render_messages(
             parts.append({"type": "image_url", "image_url": {"url": _data_url(data, mime)}})
     if text:
         parts.append({"type": "text", "text": "".join(text)})
+    asked = [*(q for q, _ in history), question]
+    parts.append(_question_part(asked[0], neutralize))
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": parts}]
+    for (_, answer), follow_up in zip(history, asked[1:]):
+        messages.append({"role": "assistant", "content": neutralize(answer.strip())})
+        messages.append({"role": "user", "content": [_question_part(follow_up, neutralize)]})
+    return messages
+
+
+def _question_part(question: str, neutralize: Callable[[str], str]) -> dict:
     ask = QUESTION.format(question=question.strip())
-    parts.append({"type": "text", "text": neutralize(ask) + REMINDER})
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": parts},
-    ]
+    return {"type": "text", "text": neutralize(ask) + REMINDER}
 
 
 def prompt_overhead(
@@ -110,11 +124,13 @@ def prompt_overhead(
     mode: Mode,
     question: str,
     neutralize: Callable[[str], str] = _identity,
+    history: Sequence[Turn] = (),
 ) -> int:
-    """Prompt tokens besides the corpus: template, system prompt, intro and question. A prompt
-    costs this plus `Context.corpus_tokens`."""
+    """Prompt tokens besides the corpus: template, system prompt, intro, question and earlier
+    turns. A prompt costs this plus `Context.corpus_tokens`."""
     empty = Context(mode, 0, (), 0, 0)
-    return tokenizer.count_messages(render_messages(empty, question, _no_images, neutralize))
+    return tokenizer.count_messages(
+        render_messages(empty, question, _no_images, neutralize, history))
 
 
 def _no_images(sha256: str) -> tuple[bytes, str]:

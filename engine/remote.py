@@ -1,7 +1,8 @@
 """A Backend that talks to a running OpenAI-compatible vLLM server (`docscout engine serve`, or
 `vllm serve` on a GPU node, or several replicas behind a router).
 
-Requests of a batch are sent concurrently, so the server batches them as vLLM does in-process.
+Requests of a batch are sent concurrently, so the server batches them as vLLM does in-process;
+each is reported to `generate`'s `on_done` as it finishes, in the caller's thread.
 Streaming asks for usage in the last chunk; vLLM reports cached prompt tokens there when started
 with `--enable-prompt-tokens-details` (engine serve does).
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from threading import Event
 
 from core.domain import StopReason
 from core.errors import EngineError
-from engine.backends import Generation, finished_generation
+from engine.backends import Done, Generation, finished_generation
 from engine.guard import looping
 from engine.profiles import Sampling
 
@@ -44,16 +45,43 @@ class RemoteBackend:
         return self._model
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
-                 sampling: Sampling | None = None, cancel: Event | None = None
-                 ) -> list[Generation]:
+                 sampling: Sampling | None = None, cancel: Event | None = None,
+                 on_done: Done | None = None) -> list[Generation]:
+        """Every request at once (16 in flight at most); `on_done` hears of each as it finishes.
+        A request that fails (refused, unreachable) fails the batch with its error once the
+        others have finished, as they had already been sent."""
         if not requests:
             return []
+        abort = Event()  # set when the caller goes away (on_done raised, Ctrl-C)
+        stop = _Either(abort, cancel)
+        results: dict[int, Generation] = {}
+        failure: EngineError | None = None
         with ThreadPoolExecutor(max_workers=min(len(requests), 16)) as pool:
-            return list(pool.map(
-                lambda messages: self._collect(messages, max_tokens, sampling, cancel), requests))
+            futures: dict[Future, int] = {
+                pool.submit(self._collect, messages, max_tokens, sampling, stop): index
+                for index, messages in enumerate(requests)}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=futures.__getitem__):
+                        try:
+                            results[futures[future]] = future.result()
+                        except EngineError as exc:
+                            failure = failure or exc
+                            continue
+                        if on_done is not None:
+                            on_done(futures[future], results[futures[future]])
+            except BaseException:
+                abort.set()  # every stream still open is closed: the server aborts it
+                pool.shutdown(cancel_futures=True)
+                raise
+        if failure is not None:
+            raise failure
+        return [results[index] for index in range(len(requests))]
 
     def _collect(self, messages: list[dict], max_tokens: int, sampling: Sampling | None,
-                 cancel: Event | None) -> Generation:
+                 cancel: Event | _Either | None) -> Generation:
         final = None
         for piece in self.stream(messages, max_tokens, sampling=sampling, cancel=cancel):
             if isinstance(piece, Generation):
@@ -61,7 +89,7 @@ class RemoteBackend:
         return final
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
-               cancel: Event | None = None) -> Iterator[str | Generation]:
+               cancel: Event | _Either | None = None) -> Iterator[str | Generation]:
         """Stream one answer. Closing the HTTP stream is how a request is aborted on a vLLM
         server (it aborts a request whose client went away): on a loop, a cancel, the deadline
         or when the caller stops reading."""
@@ -123,3 +151,14 @@ class RemoteBackend:
             return EngineError(f"the model server refused the request ({exc.status_code}): "
                                f"{exc.message}")
         return EngineError(f"the model server failed: {exc}")
+
+
+class _Either:
+    """Set when any of its events is (None stands for an event never set): a batch's own abort
+    together with the caller's cancel, as `stream` reads them."""
+
+    def __init__(self, *events: Event | None) -> None:
+        self.events = [event for event in events if event is not None]
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)

@@ -11,6 +11,10 @@ in is decided in one place, `Analyst.plan`: full when the collection fits, else 
 map-reduce on request or (reports) far beyond the window. `ask_many`
 answers a batch (reports): every request goes to the backend at once, map-reduce windows
 included, and one question's failure is that answer's error, never the batch's.
+
+Conversations: `ask(..., chat=id)` answers a follow-up with the chat's last answered turns in
+the prompt, after the corpus (engine.prompt), and focused mode searches for the conversation's
+recent questions together with the new one ("and when is it due?" alone finds nothing).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from engine.citations import answer_citations
 from engine.grounding import not_found_text, unsupported
 from engine.packing import assemble
 from engine.profiles import ModelProfile, ensure_model, resolve_profile
-from engine.prompt import prompt_overhead, render_messages, render_reduce_messages
+from engine.prompt import Turn, prompt_overhead, render_messages, render_reduce_messages
 from engine.tokenizer import neutralize, prompt_tokenizer
 from engine.types import Context, PromptTokenizer
 from engine.windows import windows
@@ -39,6 +43,9 @@ Deltas = Callable[[str], None]
 MIN_CORPUS_TOKENS = 256  # a question must leave at least this much of the window to documents
 READ_MODES = (Mode.FULL, Mode.FOCUSED, Mode.MAP_REDUCE)  # what an answer can have read
 FACT_ANSWER_TOKENS = 192  # a fact, a sentence of context and citations fit with room to spare
+HISTORY_TURNS = 3  # earlier turns of a conversation a follow-up is answered with
+HISTORY_ANSWER_CHARS = 1500  # each earlier answer, cut to this (its opening holds the answer)
+SEARCH_TURNS = 2  # earlier questions searched for together with a follow-up
 _FACT_START = re.compile(
     r"^\s*(?:what|when|who|whom|whose|which|where|how (?:much|many|long|often|old)|is|are|was|"
     r"were|does|do|did|has|have|can|on what|in what|by how much)\b", re.IGNORECASE)
@@ -90,13 +97,14 @@ class Analyst:
 
     # -- context -------------------------------------------------------------------------------
 
-    def overhead(self, question: str, mode: Mode) -> int:
-        """Prompt tokens besides the documents: template, instructions and the question."""
-        return prompt_overhead(self.tokenizer, mode, question, neutralize)
+    def overhead(self, question: str, mode: Mode, history: Sequence[Turn] = ()) -> int:
+        """Prompt tokens besides the documents: template, instructions, the question and the
+        conversation's earlier turns."""
+        return prompt_overhead(self.tokenizer, mode, question, neutralize, history)
 
-    def budget_for(self, question: str) -> int:
+    def budget_for(self, question: str, history: Sequence[Turn] = ()) -> int:
         """Tokens the corpus may take for this question in this model's window."""
-        overhead = max(self.overhead(question, mode) for mode in READ_MODES)
+        overhead = max(self.overhead(question, mode, history) for mode in READ_MODES)
         budget = self.profile.max_model_len - self.answer_budget - overhead
         if budget < MIN_CORPUS_TOKENS:
             raise EngineError(
@@ -105,18 +113,21 @@ class Analyst:
         return budget
 
     def context(self, collection: str, question: str, budget: int | None = None,
-                documents: Sequence[str] | None = None) -> Context:
+                documents: Sequence[str] | None = None, history: Sequence[Turn] = ()
+                ) -> Context:
         """What the model would read for `question` (full or focused), without calling it;
-        only from the documents named in `documents` (sources) when given."""
+        only from the documents named in `documents` (sources) when given. A follow-up
+        (`history`: the conversation's earlier turns) leaves room for them and is searched for
+        with the recent questions."""
         segments = self.store.collection_segments(collection, documents)
         if documents is not None and not segments:
             raise EngineError(f"none of {', '.join(map(repr, documents))} is a readable "
                               f"document of {collection!r}")
         return assemble(
             segments,
-            question,
+            search_query(question, history),
             self.tokenizer,
-            self.budget_for(question) if budget is None else budget,
+            self.budget_for(question, history) if budget is None else budget,
             max_images=self._max_images,
             search=lambda query, k: self.store.search(collection, query, k, documents),
             llama4_counts=self.profile.family == "llama4",
@@ -127,9 +138,10 @@ class Analyst:
     def _max_images(self) -> int:
         return self.settings.limit_mm_per_prompt_image if self.profile.vision else 0
 
-    def messages(self, context: Context, question: str) -> list[dict]:
+    def messages(self, context: Context, question: str, history: Sequence[Turn] = ()
+                 ) -> list[dict]:
         """The chat request for a context; its exact size is checked against the window."""
-        messages = render_messages(context, question, self._image, neutralize)
+        messages = render_messages(context, question, self._image, neutralize, history)
         size = self.tokenizer.count_messages(messages)
         if size + self.answer_budget > self.profile.max_model_len:  # a bug, never the user's
             raise EngineError(f"internal error: a {size}-token prompt does not fit the "
@@ -145,8 +157,8 @@ class Analyst:
     # -- the one mode policy ---------------------------------------------------------------------
 
     def plan(self, collection: str, question: str, mode: Mode = Mode.AUTO, *,
-             map_reduce_factor: float = 0, documents: Sequence[str] | None = None
-             ) -> list[Context]:
+             map_reduce_factor: float = 0, documents: Sequence[str] | None = None,
+             history: Sequence[Turn] = ()) -> list[Context]:
         """The contexts `question` is answered from, decided here for every front end (CLI, UI,
         reports): one context, or a map-reduce question's windows. What each mode asks for:
 
@@ -157,10 +169,13 @@ class Analyst:
         - FOCUSED: one prompt, never map-reduce (the whole collection when it fits).
         - FULL: the whole collection in one prompt, else an EngineError saying it does not fit.
         - MAP_REDUCE: every window of the collection.
+
+        A follow-up (`history`) reads the same way; its windows in map-reduce are answered
+        for its search query (the recent questions together), without the earlier answers.
         """
         if mode == Mode.MAP_REDUCE:
-            return self._windows(collection, question, documents)
-        context = self.context(collection, question, documents=documents)
+            return self._windows(collection, search_query(question, history), documents)
+        context = self.context(collection, question, documents=documents, history=history)
         if mode == Mode.FULL and context.mode != Mode.FULL:
             raise EngineError(
                 f"the collection ({context.collection_tokens:,} tokens) does not fit "
@@ -168,7 +183,7 @@ class Analyst:
         far_beyond = (map_reduce_factor > 0
                       and context.collection_tokens > map_reduce_factor * context.budget)
         if mode == Mode.AUTO and context.mode == Mode.FOCUSED and far_beyond:
-            return self._windows(collection, question, documents)
+            return self._windows(collection, search_query(question, history), documents)
         return [context]
 
     def _windows(self, collection: str, question: str, documents: Sequence[str] | None
@@ -187,71 +202,131 @@ class Analyst:
 
     def ask(self, collection: str, question: str, *, mode: Mode = Mode.AUTO,
             on_delta: Deltas | None = None, cancel: Event | None = None,
-            documents: Sequence[str] | None = None, remember: bool = True) -> Answer:
+            documents: Sequence[str] | None = None, remember: bool = True,
+            chat: int | None = None, waited_s: float = 0.0) -> Answer:
         """Answer one question, streaming text to `on_delta`; the answer (or the error) is
         stored in the collection's history either way. Setting `cancel` stops generation at
         once (the partial answer is kept, marked cancelled); so does Ctrl-C, which is then
         raised again once the partial answer is stored. `documents` (sources) limits what is
         read to those documents of the collection; `remember=False` keeps the answer out of the
-        history (evaluation runs)."""
+        history (evaluation runs). With `chat`, the question is a turn of that conversation
+        (Store.start_chat): answered with its earlier turns, and stored as its next turn.
+        `waited_s` is how long the question waited for the engine (a front end's queue), kept
+        in its usage."""
         start = time.perf_counter()
         said: list[str] = []
+        history = self.history(chat) if chat is not None else ()
 
         def delta(piece: str) -> None:
             said.append(piece)
             if on_delta is not None:
                 on_delta(piece)
 
+        def failed(reason: StopReason, error: str) -> Answer:
+            return Answer(question, "".join(said), _recorded(mode), model=self.profile.name,
+                          error=error, stop_reason=reason, chat_id=chat,
+                          usage=Usage(total_time_s=time.perf_counter() - start, wait_s=waited_s))
+
         try:
-            contexts = self.plan(collection, question, mode, documents=documents)
+            contexts = self.plan(collection, question, mode, documents=documents,
+                                 history=history)
             if contexts[0].mode == Mode.MAP_REDUCE:
-                answer = self._answer_jobs([self._prepared(question, contexts)], cancel)[0]
+                query = search_query(question, history)
+                answer = self._answer_jobs([self._prepared(query, contexts)], cancel)[0]
+                answer = replace(answer, question=question)
             else:
-                generation = self._stream(self.messages(contexts[0], question),
+                generation = self._stream(self.messages(contexts[0], question, history),
                                           self.max_tokens_for(question), delta, cancel)
                 answer = self._answer(question, contexts[0], generation)
+            answer = replace(answer, chat_id=chat, usage=replace(answer.usage, wait_s=waited_s))
         except EngineError as exc:
-            answer = Answer(question, "".join(said), _recorded(mode), model=self.profile.name,
-                            error=str(exc), usage=Usage(total_time_s=time.perf_counter() - start),
-                            stop_reason=StopReason.ERROR)
+            answer = failed(StopReason.ERROR, str(exc))
         except KeyboardInterrupt:
             if remember:
-                self.store.save_answer(collection, Answer(
-                    question, "".join(said), _recorded(mode), model=self.profile.name,
-                    error=STOP_MESSAGES[StopReason.CANCELLED], stop_reason=StopReason.CANCELLED,
-                    usage=Usage(total_time_s=time.perf_counter() - start)))
+                self.store.save_answer(collection, failed(
+                    StopReason.CANCELLED, STOP_MESSAGES[StopReason.CANCELLED]))
             raise
         return self.store.save_answer(collection, answer) if remember else answer
 
+    def stopped_waiting(self, collection: str, question: str, mode: Mode = Mode.AUTO, *,
+                        chat: int | None = None, waited_s: float = 0.0) -> Answer:
+        """Store a question its asker stopped while it waited for the engine (a front end's
+        queue): no text, marked stopped by the user."""
+        return self.store.save_answer(collection, Answer(
+            question, "", _recorded(mode), model=self.profile.name, chat_id=chat,
+            error=STOP_MESSAGES[StopReason.CANCELLED], stop_reason=StopReason.CANCELLED,
+            usage=Usage(wait_s=waited_s)))
+
+    def history(self, chat: int) -> tuple[Turn, ...]:
+        """The turns of a conversation a follow-up is answered with: its last `HISTORY_TURNS`
+        answered ones (failed, stopped and looping turns left out), each answer cut to
+        `HISTORY_ANSWER_CHARS`."""
+        turns = [a for a in self.store.chat_turns(chat) if a.ok][-HISTORY_TURNS:]
+        return tuple((a.question, _cut(a.text, HISTORY_ANSWER_CHARS)) for a in turns)
+
     def ask_many(self, collection: str, questions: Sequence[str],
                  modes: Sequence[Mode] | None = None, *, map_reduce_factor: float = 0,
-                 cancel: Event | None = None) -> list[Answer]:
+                 cancel: Event | None = None,
+                 on_answer: Callable[[int, Answer], None] | None = None) -> list[Answer]:
         """Answer several questions in one batch: vLLM schedules them together and computes the
         collection's shared prefix once. Each question's mode (AUTO by default) is decided by
         `plan`, with `map_reduce_factor`; the windows of every map-reduce question join the same
         batch and their combining requests follow in a second one. A question that fails (too
         long, too big for full mode, refused by the backend) gets its error; the others are
-        answered. Every answer and error is stored in the history."""
+        answered. `on_answer(index, answer)` hears of each question's answer (or failure) as
+        soon as it is known, in the caller's thread, so a front end can show progress while
+        the batch runs. Every answer and error is stored in the history, in question order,
+        once the batch is done."""
         modes = modes or [Mode.AUTO] * len(questions)
         jobs = [self._job(collection, q, m, map_reduce_factor)
                 for q, m in zip(questions, modes, strict=True)]
-        answers = self._answer_jobs(jobs, cancel)
+        answers = self._answer_jobs(jobs, cancel, on_answer)
         return [self.store.save_answer(collection, answer) for answer in answers]
 
-    def _answer_jobs(self, jobs: list[_Job], cancel: Event | None = None) -> list[Answer]:
-        live = [job for job in jobs if job.error is None]
-        generations = iter(self._generate_each([r for job in live for r in job.requests],
-                                               cancel))
-        for job in live:
-            job.generations = [next(generations) for _ in job.requests]
-        reducing = [job for job in live
-                    if job.mode == Mode.MAP_REDUCE and job.map_failed() is None]
-        finals = self._generate_each([render_reduce_messages(
-            job.question, [g.text for g in job.generations], neutralize) for job in reducing],
-            cancel)
-        for job, final in zip(reducing, finals):
-            job.generations.append(final)
-        return [self._job_answer(job) for job in jobs]
+    def _answer_jobs(self, jobs: list[_Job], cancel: Event | None = None,
+                     on_answer: Callable[[int, Answer], None] | None = None) -> list[Answer]:
+        """Every job's answer: the requests of all of them in one batch, then the combining
+        requests of the map-reduce ones in a second. `on_answer(index, answer)` is called once
+        per job as soon as its answer is known: a job that failed planning at once, a
+        one-request job when its request finishes, a map-reduce job when its combining request
+        finishes (or when its windows are done and one of them failed)."""
+        answers: dict[int, Answer] = {}
+
+        def settle(n: int) -> None:
+            answers[n] = self._job_answer(jobs[n])
+            if on_answer is not None:
+                on_answer(n, answers[n])
+
+        for n, job in enumerate(jobs):
+            if job.error is not None:
+                settle(n)
+        live = [n for n, job in enumerate(jobs) if job.error is None]
+        owner = [n for n in live for _ in jobs[n].requests]  # the job of each request
+        spans: dict[int, list[int]] = {}  # each job's requests
+        for i, n in enumerate(owner):
+            spans.setdefault(n, []).append(i)
+        got: dict[int, Generation] = {}
+
+        def request_done(i: int, generation: Generation) -> None:
+            got[i] = generation
+            n = owner[i]
+            if all(k in got for k in spans[n]):
+                jobs[n].generations = [got[k] for k in spans[n]]
+                if jobs[n].mode != Mode.MAP_REDUCE or jobs[n].map_failed() is not None:
+                    settle(n)
+
+        self._generate_each([r for n in live for r in jobs[n].requests], cancel, request_done)
+        reducing = [n for n in live
+                    if jobs[n].mode == Mode.MAP_REDUCE and jobs[n].map_failed() is None]
+
+        def combined(i: int, final: Generation) -> None:
+            jobs[reducing[i]].generations.append(final)
+            settle(reducing[i])
+
+        self._generate_each([render_reduce_messages(
+            jobs[n].question, [g.text for g in jobs[n].generations], neutralize)
+            for n in reducing], cancel, combined)
+        return [answers[n] for n in range(len(jobs))]
 
     def _job(self, collection: str, question: str, mode: Mode, map_reduce_factor: float
              ) -> _Job:
@@ -266,32 +341,52 @@ class Analyst:
         return _Job(question, contexts[0].mode, contexts,
                     [self.messages(c, question) for c in contexts])
 
-    def _generate_each(self, requests: list[list[dict]],
-                       cancel: Event | None = None) -> list[Generation]:
-        """Every request in one batch. When the batch fails as a whole, each request is retried
-        alone, so a request the backend refuses fails only its own question; when the first two
-        retries fail too, the failure is the backend's (down, timed out) and the remaining
-        requests get its error without being retried."""
+    def _generate_each(self, requests: list[list[dict]], cancel: Event | None = None,
+                       on_done: Callable[[int, Generation], None] | None = None
+                       ) -> list[Generation]:
+        """Every request in one batch; `on_done(index, generation)` exactly once per request,
+        as it finishes. When the batch fails as a whole, the requests it finished are kept and
+        each other one is retried alone, so a request the backend refuses fails only its own
+        question; when the first two retries fail too, the failure is the backend's (down,
+        timed out) and the remaining requests get its error without being retried."""
+        results: dict[int, Generation] = {}
+
+        def finished(index: int, generation: Generation) -> None:
+            if index not in results:
+                results[index] = generation
+                if on_done is not None:
+                    on_done(index, generation)
+
         def failed(message: str) -> Generation:
             return Generation("", error=message, stop_reason=StopReason.ERROR)
 
+        if not requests:
+            return []
         try:
-            return self.backend.generate(requests, self.answer_budget, cancel=cancel) \
-                if requests else []
+            batch = self.backend.generate(requests, self.answer_budget, cancel=cancel,
+                                          on_done=finished)
         except EngineError as exc:
-            if len(requests) == 1:
-                return [failed(str(exc))]
             batch_error = str(exc)
-        out: list[Generation] = []
-        for messages in requests:
-            if len(out) >= 2 and out[0].error and out[1].error:
-                out.append(failed(batch_error))
+        else:
+            for index, generation in enumerate(batch):  # a backend that reported nothing
+                finished(index, generation)
+            return batch
+        retried: list[Generation] = []
+        for index, messages in enumerate(requests):
+            if index in results:
+                continue
+            if len(requests) == 1 or (len(retried) >= 2 and retried[0].error
+                                      and retried[1].error):
+                finished(index, failed(batch_error))
                 continue
             try:
-                out.extend(self.backend.generate([messages], self.answer_budget, cancel=cancel))
+                [generation] = self.backend.generate([messages], self.answer_budget,
+                                                     cancel=cancel)
             except EngineError as exc:
-                out.append(failed(str(exc)))
-        return out
+                generation = failed(str(exc))
+            retried.append(generation)
+            finished(index, generation)
+        return [results[index] for index in range(len(requests))]
 
     def _job_answer(self, job: _Job) -> Answer:
         error = job.error or job.map_failed() or next(
@@ -373,6 +468,17 @@ class Analyst:
             total_time_s=max(g.total_time_s for g in partials) + final.total_time_s,
         )
         return replace(answer, usage=usage)
+
+
+def search_query(question: str, history: Sequence[Turn] = ()) -> str:
+    """What focused mode searches for: a follow-up with the conversation's recent questions
+    (a follow-up alone, "who signed it?", names nothing to find)."""
+    return " ".join([*(q for q, _ in history[-SEARCH_TURNS:]), question])
+
+
+def _cut(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _recorded(mode: Mode) -> Mode:

@@ -44,8 +44,14 @@ class Context:
     budget: int  # tokens the corpus part may use
     items: tuple[ContextItem, ...]
     corpus_tokens: int  # tokens of the chosen items
-    collection_tokens: int  # tokens of every segment of the collection, same tokenizer
+    # Tokens of every segment of the collection the model can read, same tokenizer.
+    collection_tokens: int
+    # Segments the model cannot read, never in the prompt nor in `collection_tokens` (images,
+    # for a text-only model): Llama 4 counts.
+    skipped_tokens: int = 0
 
     @property
     def read_fraction(self) -> float:
+        """The share of what the model can read that this context holds (1.0 in full mode,
+        also for a text-only model over a collection with images)."""
         return self.corpus_tokens / self.collection_tokens if self.collection_tokens else 1.0

@@ -53,8 +53,8 @@ def windows(
     if current:
         out.append(current)
     total = plan.collection_tokens(keys, sum(i.tokens for window in out for i in window))
-    return [Context(Mode.MAP_REDUCE, budget, tuple(w), sum(i.tokens for i in w), total)
-            for w in out]
+    return [Context(Mode.MAP_REDUCE, budget, tuple(w), sum(i.tokens for i in w), total,
+                    plan.skipped_tokens) for w in out]
 
 
 def _fitting(plan: Plan, d: int, s: int, budget: int) -> list[ContextItem]:

@@ -131,3 +131,31 @@ def test_ask_reports_an_unreachable_server_and_keeps_the_question(tiny_runner, m
 
     [kept] = Store(get_settings()).answers("Samples")
     assert kept.question == "What is the fee?" and "unreachable" in kept.error
+
+
+def test_ask_starts_a_chat_that_chats_lists_and_chat_continues(runner, monkeypatch, counter):
+    from engine.backends import FakeBackend
+    from engine.service import Analyst
+
+    from .conftest import fake_analyst
+
+    backend = FakeBackend().enqueue("US$18,750 [D1 p.1].", "Net 30 days [D1 p.1].")
+    monkeypatch.setattr(Analyst, "open",
+                        lambda settings, store: fake_analyst(settings, store, counter, backend))
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "scanned_memo.pdf"), "-c", "Other"])
+    first = runner.invoke(cli, ["ask", "Deal", "What is the monthly fee?"])
+    assert first.exit_code == 0, first.output
+    assert "(chat 1: ask a follow-up with --chat 1)" in first.output
+    second = runner.invoke(cli, ["ask", "Deal", "And when is it due?", "--chat", "1"])
+    assert second.exit_code == 0, second.output
+    assert [m["role"] for m in backend.requests[-1]] == ["system", "user", "assistant", "user"]
+    listed = runner.invoke(cli, ["chats", "Deal", "--json"])
+    [chat] = json.loads(listed.stdout)
+    assert chat["id"] == 1 and chat["turns"] == 2 and chat["title"] == "What is the monthly fee?"
+    table = runner.invoke(cli, ["chats", "Deal"]).output
+    assert "What is the monthly fee?" in table and "turns" in table
+    wrong = runner.invoke(cli, ["ask", "Other", "Who wrote it?", "--chat", "1"])
+    assert wrong.exit_code == 1 and "another collection" in wrong.output
+    missing = runner.invoke(cli, ["ask", "Deal", "Who wrote it?", "--chat", "99"])
+    assert missing.exit_code == 1 and "Error: no chat with id 99" in missing.output

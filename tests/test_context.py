@@ -266,7 +266,15 @@ def test_a_text_only_model_reads_no_images():
                        llama4_counts=False)
     assert context.mode == Mode.FULL
     assert _keys(context) == _all_keys(coll, images=False)
-    assert context.read_fraction < 1.0  # the images were not read
+    # Full mode read all the model can read (the UI's meter says so, and so does the footer);
+    # the images it cannot read are counted apart, in neither the corpus nor the collection.
+    assert context.read_fraction == 1.0
+    images = sum(seg.tokens for _, segs in coll for seg in segs if seg.kind == SegmentKind.IMAGE)
+    assert images > 0 and context.skipped_tokens == images
+    focused = assemble(coll, "q", WordTokenizer(images=False), context.corpus_tokens // 2,
+                       max_images=10, llama4_counts=False)
+    assert focused.mode == Mode.FOCUSED and focused.skipped_tokens == images
+    assert 0 < focused.read_fraction < 1
 
 
 def test_recounting_stops_at_the_budget():
@@ -486,3 +494,51 @@ def test_speed_report(capsys):
     with capsys.disabled():
         print(f"\nassemble 1M tokens (full): {full_s * 1000:.0f} ms; "
               f"focused over 10M tokens: {focused_s * 1000:.0f} ms")
+
+
+class _TextOnly:
+    """Meta's Llama 4 counter as a text-only model's: it cannot read images."""
+
+    def __init__(self, counter) -> None:
+        self.counter = counter
+
+    def count_text(self, text: str) -> int:
+        return self.counter.count_text(text)
+
+    def count_image(self, width: int, height: int) -> int | None:
+        return None
+
+    def count_messages(self, messages: list[dict]) -> int:
+        return self.counter.count_messages(messages)
+
+
+def test_a_text_only_models_full_read_is_all_of_its_text_in_the_footer(settings, counter):
+    """The meter says "the model reads all of its text (full mode)"; the answer's footer must
+    not say it read 43% of the collection because of images it never sees."""
+    from dataclasses import replace
+
+    from app.tables import usage_line
+    from engine.backends import FakeBackend
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    from .conftest import SAMPLE_DOCS, fake_analyst
+
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "deal", store, settings)
+    vision = fake_analyst(settings, store, counter, FakeBackend())
+    text_only = replace(vision, profile=replace(vision.profile, vision=False),
+                        tokenizer=_TextOnly(counter))
+    text_only.backend.enqueue("The monthly fee is US$18,750 [D3 p.1].")
+    answer = text_only.ask("deal", "What is the monthly fee?")
+    assert answer.mode == Mode.FULL and answer.read_fraction == 1.0
+    assert answer.usage.prompt_image_tokens == 0
+    assert "read 100% of its text" in usage_line(answer)
+    context = text_only.context("deal", "fee")
+    images = sum(d.image_tokens for d in store.documents("deal"))
+    assert images > 0 and context.skipped_tokens == images
+
+    vision.backend.enqueue("The monthly fee is US$18,750 [D3 p.1].")
+    seen = vision.ask("deal", "What is the monthly fee?")  # the images are in its prompt
+    assert seen.usage.prompt_image_tokens > 0 and "read 100% of the collection" in usage_line(seen)
+    store.close()

@@ -102,3 +102,46 @@ def test_ctrl_c_during_an_answer_keeps_the_partial_answer_and_frees_the_engine(
     assert stored.stop_reason == StopReason.CANCELLED and not stored.ok
     assert stored.text == "".join(seen)
     assert not cpu_demo.llm.llm_engine.has_unfinished_requests()
+
+
+def test_cpu_answers_a_follow_up_with_the_earlier_turn_from_the_cached_prefix(
+        settings, store, cpu_model):
+    analyst = Analyst(settings, store, cpu_model.profile, prompt_tokenizer(cpu_model.profile),
+                      cpu_model)
+    chat = store.start_chat("Samples", "monthly fee")
+    first = analyst.ask("Samples", "What is the monthly fee in the services agreement?",
+                        chat=chat.id)
+    assert first.ok and "18,750" in first.text, first.text
+    follow_up = analyst.ask("Samples", "By how much may it be increased, and how often?",
+                            chat=chat.id)
+    assert follow_up.ok, follow_up.error
+    text = follow_up.text.lower()
+    assert ("4%" in text or "four percent" in text) and "renewal" in text, follow_up.text
+    usage = follow_up.usage
+    print(f"\nfollow-up: {usage.cached_tokens:,} of {usage.prompt_tokens:,} prompt tokens cached "
+          f"({usage.cached_tokens / usage.prompt_tokens:.0%}), first token "
+          f"{usage.time_to_first_token_s:.2f} s")
+    assert usage.cached_tokens / usage.prompt_tokens >= 0.9  # the collection's prefix
+    assert [t.id for t in store.chat_turns(chat.id)] == [first.id, follow_up.id]
+
+
+def test_stop_in_the_ui_host_aborts_the_engine_and_the_next_question_goes_on(
+        settings, store, cpu_demo, demo_tokenizer):
+    from app.runtime import EngineHost, EngineState
+
+    analyst = Analyst(settings, store, cpu_demo.profile, demo_tokenizer, cpu_demo)
+    host = EngineHost(settings, store, lambda s, st: analyst).start()
+    assert host.wait(60).state == EngineState.READY
+    running = host.stream("Samples", "Summarise every section of the annual report in detail.")
+    waiting = host.stream("Samples", "What is the monthly fee?")
+    pieces = iter(running.deltas())
+    while len(running.text) < 10:
+        next(pieces)
+    assert waiting.ahead == 1 and not waiting.started
+    running.stop()
+    stopped = running.result(30)
+    assert stopped.stop_reason == StopReason.CANCELLED and stopped.text
+    answered = waiting.result(120)
+    assert answered.error is None or answered.stop_reason != StopReason.CANCELLED
+    assert answered.usage.wait_s > 0
+    assert not cpu_demo.llm.llm_engine.has_unfinished_requests()

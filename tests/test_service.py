@@ -129,3 +129,53 @@ def test_a_backend_that_is_down_is_not_retried_question_by_question(analyst):
     answers = replace(analyst, _backend=down).ask_many("deal", [f"q{i}?" for i in range(5)])
     assert all(a.error == "unreachable" for a in answers)
     assert len(down.requests) == 1 + 2  # the batch, then two lone retries
+
+
+def test_a_follow_up_is_answered_with_the_earlier_turns_after_the_corpus(analyst):
+    chat = analyst.store.start_chat("deal", "What is the monthly fee?")
+    analyst.backend.enqueue("The monthly fee is US$18,750 [D3 p.1].")
+    analyst.backend.enqueue("It ends with 45 days' notice [D3 p.2].")
+    first = analyst.ask("deal", "What is the monthly fee?", chat=chat.id, waited_s=2.5)
+    second = analyst.ask("deal", "And how is it terminated?", chat=chat.id)
+    one, two = analyst.backend.requests
+    # The corpus and the first question open both requests byte for byte (a cached prefix).
+    assert two[:2] == one
+    assert [m["role"] for m in two] == ["system", "user", "assistant", "user"]
+    assert two[2]["content"] == first.text
+    assert two[3]["content"][0]["text"].startswith("Question: And how is it terminated?")
+    context = analyst.context("deal", "And how is it terminated?",
+                              history=analyst.history(chat.id)[:1])
+    overhead = analyst.overhead("And how is it terminated?", context.mode,
+                                analyst.history(chat.id)[:1])
+    assert analyst.tokenizer.count_messages(two) == overhead + context.corpus_tokens
+    turns = analyst.store.chat_turns(chat.id)
+    assert [t.id for t in turns] == [first.id, second.id] and turns[0].usage.wait_s == 2.5
+    assert all(t.chat_id == chat.id for t in turns)
+
+
+def test_a_failed_turn_is_left_out_of_a_follow_ups_prompt(analyst):
+    chat = analyst.store.start_chat("deal", "q")
+    analyst.backend.enqueue(EngineError("the model server at http://x/v1 is unreachable"))
+    analyst.ask("deal", "What is the monthly fee?", chat=chat.id)
+    analyst.backend.enqueue("US$18,750 [D3 p.1].")
+    analyst.ask("deal", "What is the monthly fee?", chat=chat.id)
+    assert analyst.history(chat.id) == (("What is the monthly fee?", "US$18,750 [D3 p.1]."),)
+    assert len(analyst.backend.requests[-1]) == 2  # no earlier turn in the prompt
+
+
+def test_a_focused_follow_up_searches_with_the_conversation(analyst, monkeypatch):
+    small = replace(analyst.profile, max_model_len=1800 + analyst.answer_budget)
+    focused = replace(analyst, profile=small)
+    searched: list[str] = []
+    search = focused.store.search
+    monkeypatch.setattr(focused.store, "search",
+                        lambda coll, query, k, docs=None: searched.append(query)
+                        or search(coll, query, k, docs))
+    chat = focused.store.start_chat("deal", "termination")
+    focused.backend.enqueue("Forty-five days [D3 p.2].")
+    focused.ask("deal", "How many days' notice ends the agreement for convenience?", chat=chat.id)
+    focused.backend.enqueue("By written notice [D3 p.2].")
+    answer = focused.ask("deal", "and who must send it?", chat=chat.id)
+    assert answer.mode == Mode.FOCUSED
+    assert searched[-1].startswith("How many days' notice ends the agreement")
+    assert searched[-1].endswith("and who must send it?")

@@ -80,7 +80,7 @@ def test_ask_streams_an_answer_with_citation_chips_and_a_preview(fake):
     assert "18,750" in at.markdown[-1].value or any("18,750" in m.value for m in at.markdown)
     chips = at.get("button_group")[0]
     shown = {(o.content_icon, o.content.replace("\\", "")) for o in chips.proto.options}
-    assert shown == {("", "[D3 p.1]"), (":material/warning:", "[D9 p.4]")}
+    assert shown == {("", "contract.pdf p.1"), (":material/warning:", "[D9 p.4]")}
     caption = " ".join(c.value for c in at.caption)
     assert "full mode" in caption and "read 100%" in caption
     [stored] = services.store.answers("Deal")
@@ -124,7 +124,7 @@ def test_history_reopens_answers_with_their_citations(fake):
     labels = [e.label for e in at.expander]
     assert any("What is the fee" in label for label in labels)
     chips = at.get("button_group")[0]
-    assert chips.proto.options[0].content.replace("\\", "") == "[D3 p.1]"
+    assert chips.proto.options[0].content.replace("\\", "") == "contract.pdf p.1"
 
 
 def test_document_text_is_never_markup():
@@ -151,3 +151,67 @@ def test_reports_page_runs_a_spec_and_offers_the_three_files(fake):
     assert stored.questions == 1 and stored.failed == 0
     labels = {b.proto.label for b in at.get("download_button")}
     assert labels == {"report.md", "report.html", "report.pdf"}
+
+
+def test_a_chat_is_stored_reopened_after_a_reload_and_followed_up(fake):
+    services, backend = fake
+    backend.enqueue("The monthly fee is US$18,750 [D3 p.1].", "Net 30 days [D3 p.1].")
+    at = _page("ask").run()
+    at.chat_input(key="question").set_value("What is the monthly fee?").run()
+    assert not at.exception, at.exception
+    chat_id = int(at.query_params["chat"][0] if isinstance(at.query_params["chat"], list)
+                  else at.query_params["chat"])
+    at.chat_input(key="question").set_value("And when is it due?").run()
+    assert not at.exception, at.exception
+    follow_up = backend.requests[-1]  # the earlier turn is in the prompt, after the corpus
+    assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
+    assert "18,750" in follow_up[2]["content"]
+
+    reloaded = _page("ask")  # a new browser session opening the chat's address
+    reloaded.query_params["chat"] = str(chat_id)
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    asked = [t.value for t in reloaded.text]
+    assert asked == ["What is the monthly fee?", "And when is it due?"]
+    listed = [b for b in reloaded.sidebar.button if b.key == f"chat-{chat_id}"]
+    assert listed and "monthly fee" in listed[0].label.replace("\\", "")
+    reloaded.sidebar.button(key="new-chat").click().run()
+    assert "chat" not in reloaded.query_params and not reloaded.text
+
+
+def test_a_stopped_answer_keeps_its_text_marked_stopped(fake):
+    services, backend = fake
+    analyst = services.host.analyst
+    chat = services.store.start_chat("Deal", "fee")
+    backend.word_delay_s = 0.05
+    backend.enqueue("The monthly fee is US$18,750 per month as set out in clause two " * 5)
+    stream = services.host.stream("Deal", "What is the monthly fee?", chat=chat.id)
+    pieces = iter(stream.deltas())
+    assert next(pieces)  # it has begun
+    stream.stop()
+    answer = stream.result(10)
+    assert answer.stop_reason.value == "cancelled" and answer.text.startswith("The monthly")
+    at = _page("ask")
+    at.query_params["chat"] = str(chat.id)
+    at.run()
+    assert any("stopped by the user" in w.value for w in at.warning)
+    assert any(m.value.startswith("The monthly") for m in at.markdown)
+    assert analyst.store.chat_turns(chat.id)[0].error == "stopped by the user"
+
+
+def test_a_question_behind_another_users_waits_and_its_footer_counts_the_wait(fake):
+    services, backend = fake
+    backend.word_delay_s = 0.03
+    backend.enqueue("The fee is US$18,750 a month, invoiced in advance and payable within "
+                    "thirty days, with interest on late sums [D3 p.1].",
+                    "US$18,750 [D3 p.1].")
+    other = services.store.start_chat("Deal", "another user's chat")
+    ahead = services.host.stream("Deal", "Summarise the payment terms.", chat=other.id)
+    at = _page("ask").run()
+    at.chat_input(key="question").set_value("What is the monthly fee?").run()
+    assert not at.exception, at.exception
+    assert ahead.done and ahead.answer.asked_at is not None
+    footer = [c.value for c in at.caption if "mode" in c.value][-1].replace("\\", "")
+    assert "waited" in footer and "for the engine" in footer
+    mine = services.store.answers("Deal")[0]
+    assert mine.question == "What is the monthly fee?" and mine.usage.wait_s > 0.3

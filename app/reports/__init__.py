@@ -3,7 +3,8 @@
     spec.py       read and check a spec (frozen values; errors name the file and line)
     run.py        answer every question in one batch (Analyst.ask_many), with progress
     footnotes.py  citations as numbered footnotes: page thumbnails, passages, code lines
-    render.py     Markdown and HTML (everything from the spec, model or documents escaped)
+    render.py     Markdown and HTML (everything from the spec, model or documents escaped);
+                  page_body: a stored report.html's body, for a page with its own styles
     pdf.py        the HTML laid out as a PDF by PyMuPDF's Story
     service.py    run + render + store in one call; write the three files
 
@@ -11,6 +12,7 @@ The UI and the CLI use only what is exported here (and core.errors.SpecError for
 """
 
 from app.reports.footnotes import Footnote
+from app.reports.render import page_body
 from app.reports.run import Progress, ReportItem, ReportRun, run_report
 from app.reports.service import FILES, create_report, render_report, write_report
 from app.reports.spec import Question, ReportSpec, Section, load_spec, parse_spec
@@ -28,6 +30,7 @@ __all__ = [
     "Mode",
     "create_report",
     "load_spec",
+    "page_body",
     "parse_spec",
     "render_report",
     "run_report",

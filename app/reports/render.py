@@ -207,3 +207,13 @@ def to_html(rendering: Rendering) -> str:
     """A self-contained HTML file (styles and thumbnails inline)."""
     return _TEMPLATES.get_template("page.html.j2").render(
         title=rendering.run.spec.title, body=Markup(html_body(rendering)))
+
+
+_BODY = re.compile(r"<body>\n?(.*)</body>", re.DOTALL)
+
+
+def page_body(page: str) -> str:
+    """The report inside a report.html page (`to_html`'s output), without the page's <head> and
+    styles: what a web page that has its own shows (the web UI's Reports page)."""
+    found = _BODY.search(page)
+    return found.group(1).strip() if found else page

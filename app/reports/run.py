@@ -15,19 +15,23 @@ How a question reads the collection (`mode` in the spec, per report or per quest
 - focused: one prompt, never map-reduce (the whole collection when it fits).
 - map-reduce: every window, then one combined answer.
 
-Progress goes to `on_progress(done, total, message)`, `done` counting answered questions; the
-batch is one call to the engine, so progress moves at its stages (planned, answered, rendered).
+Progress goes to `on_progress(done, total, message)` as each answer comes back from the batch
+(`Analyst.ask_many`'s `on_answer`): `done` counts the questions finished, and the message says
+how many were answered and how many failed, and why ("3 of 7 questions answered; 1 failed (1
+loop); 3 in progress"). An answer that is not `Answer.ok` (an error, or stopped: loop, timeout,
+cancelled, or empty) is counted as failed, never as answered.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.reports.spec import Question, ReportSpec
-from core.domain import Answer, ReportStatus
+from core.domain import Answer, ReportStatus, StopReason
 from engine.service import READ_MODES, Analyst
 
 Progress = Callable[[int, int, str], None]
@@ -77,15 +81,42 @@ def run_report(analyst: Analyst, spec: ReportSpec, on_progress: Progress | None 
     started_at, start = datetime.now(UTC), time.perf_counter()
     progress(0, total, f"Answering {total} questions over {spec.collection!r} in one batch on "
              f"{analyst.profile.name}")
+    finished: dict[int, Answer] = {}
+
+    def answered(index: int, answer: Answer) -> None:
+        finished[index] = answer
+        progress(len(finished), total, tally(list(finished.values()), total))
+
     answers = analyst.ask_many(spec.collection, [q.text for _, q in pairs],
                                [q.mode for _, q in pairs],
-                               map_reduce_factor=analyst.settings.report_map_reduce_factor)
+                               map_reduce_factor=analyst.settings.report_map_reduce_factor,
+                               on_answer=answered)
     items = tuple(ReportItem(s.heading, q, a) for (s, q), a in zip(pairs, answers, strict=True))
     run = ReportRun(spec, items, analyst.profile.name, started_at, time.perf_counter() - start)
-    failed = len(run.failed)
-    progress(total, total, f"Answered {total - failed} of {total} questions"
-             + (f"; {failed} failed" if failed else "") + f" ({_describe_modes(answers)})")
+    progress(total, total, f"{tally(answers, total)} ({_describe_modes(answers)})")
     return run
+
+
+def tally(answers: Sequence[Answer], total: int) -> str:
+    """How far a batch is: "3 of 7 questions answered; 2 failed (1 loop, 1 error); 2 in
+    progress". Only `Answer.ok` answers count as answered."""
+    failures = Counter(_failure(a) for a in answers if not a.ok)
+    text = f"{sum(a.ok for a in answers)} of {total} questions answered"
+    if failures:
+        text += (f"; {failures.total()} failed ("
+                 + ", ".join(f"{n} {why}" for why, n in failures.most_common()) + ")")
+    if len(answers) < total:
+        text += f"; {total - len(answers)} in progress"
+    return text
+
+
+def _failure(answer: Answer) -> str:
+    """Why an answer does not count: its stop reason (loop, timeout, cancelled, empty), else
+    "error"."""
+    if answer.stop_reason not in (None, StopReason.STOP, StopReason.LENGTH):
+        return "stopped" if answer.stop_reason == StopReason.CANCELLED \
+            else answer.stop_reason.value
+    return "error" if answer.error else "empty"
 
 
 def _describe_modes(answers: list[Answer]) -> str:

@@ -10,7 +10,7 @@ from app.evidence import evidence
 from app.runtime import EngineState, EngineStatus
 from app.tables import usage_line
 from app.ui.services import services
-from core.domain import Answer, Citation, CollectionInfo, Mode
+from core.domain import Answer, Citation, CollectionInfo, Mode, StopReason
 from core.errors import DocScoutError, EngineError
 
 STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server may lack
@@ -20,6 +20,7 @@ STATE_LOOK = {  # Material icons ship with Streamlit; emoji need fonts a server 
     EngineState.ERROR: (":material/error:", "red"),
 }
 WARNING = ":material/warning:"
+STOPPED = (StopReason.CANCELLED, StopReason.LOOP, StopReason.TIMEOUT)  # text kept, marked
 FOUND = ":material/manage_search:"
 
 
@@ -77,56 +78,81 @@ def _picked() -> None:
     st.session_state["collection"] = st.session_state["collection-picker"]
 
 
+SKIPPED = " of text (images skipped: this model reads text only)"  # a text-only model
+
+
 def context_meter(info: CollectionInfo) -> None:
     """Collection size against the model's window, and the mode a question will read it in, as
     the engine decides it (Analyst.plan); before the engine is loaded, ingestion's Llama 4
-    counts."""
+    counts. For a text-only model the size is the text's, as the answers' "read 100% of its
+    text" counts it (images are never in its prompt)."""
     status = services().host.status()
-    images = "" if status.vision is not False else \
-        " (images are skipped: this model reads text only)"
     if not status.usable:
-        size = info.text_tokens + (info.image_tokens if status.vision is not False else 0)
-        st.caption(f"Collection ≈{size:,} tokens{images}; the model's window is known once the "
-                   "engine is loaded.")
+        text_only = status.vision is False and info.image_tokens > 0
+        size = info.text_tokens + (0 if status.vision is False else info.image_tokens)
+        st.caption(f"Collection ≈{size:,} tokens{SKIPPED if text_only else ''}; the model's "
+                   "window is known once the engine is loaded.")
         return
     try:
-        mode, size, budget = _reading(services().store.url, info.name, info.documents,
-                                      info.text_tokens, info.image_tokens, status.profile)
+        mode, size, budget, skipped = _reading(
+            services().store.url, info.name, info.documents, info.text_tokens,
+            info.image_tokens, status.profile)
     except EngineError as exc:  # the page goes on: the question box says the same when used
         st.caption(literal(f"Collection size unknown: {exc}"))
         return
+    whole = "all of its text" if skipped else "all of it"
     st.progress(min(size / max(budget, 1), 1.0),
-                text=f"Collection {size:,} tokens{images} of the {budget:,} that "
-                f"{status.profile}'s window leaves a question: " + (
-                    "the model reads all of it (full mode)" if mode == Mode.FULL else
+                text=f"Collection {size:,} tokens{SKIPPED if skipped else ''} of the {budget:,} "
+                f"that {status.profile}'s window leaves a question: " + (
+                    f"the model reads {whole} (full mode)" if mode == Mode.FULL else
                     "each question reads its most relevant pages and files (focused mode)"))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _reading(database: str, collection: str, documents: int, text_tokens: int,
-             image_tokens: int, profile: str) -> tuple[Mode, int, int]:
-    """How the engine reads the collection in auto mode: (mode, its tokens, the budget). Cached
-    per database, collection state (the counts change whenever a document does) and model."""
+             image_tokens: int, profile: str) -> tuple[Mode, int, int, int]:
+    """How the engine reads the collection in auto mode: (mode, the tokens it can read, the
+    budget, the tokens of what it cannot read: images, for a text-only model). Cached per
+    database, collection state (the counts change whenever a document does) and model."""
     context = services().host.analyst.plan(collection, "")[0]
-    return context.mode, context.collection_tokens, context.budget
+    return context.mode, context.collection_tokens, context.budget, context.skipped_tokens
 
 
 def chip(citation: Citation) -> str:
-    """A citation chip's label (Markdown): flagged when it points nowhere, marked when DocScout
-    inferred it."""
-    if not citation.valid:
+    """A citation chip's label (Markdown), naming what it points to ("contract.pdf p.1",
+    "src/app.py:10-42"); flagged with the model's own label when it points nowhere, marked when
+    DocScout inferred it."""
+    if not citation.valid or citation.document is None:
         return f"{WARNING} {literal(citation.label)}"
-    return f"{FOUND} {literal(citation.label)}" if citation.inferred else literal(citation.label)
+    return f"{FOUND} {literal(place(citation))}" if citation.inferred \
+        else literal(place(citation))
 
 
-def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = True) -> None:
-    """An answer's text (unless just streamed), its citations as chips, the chosen one's preview,
-    and its usage."""
+def place(citation: Citation) -> str:
+    """Where a valid citation points, in words a reader knows: the document's name and page, a
+    source file's path and lines, a text document's lines."""
+    lines = (f"{citation.line_start}-{citation.line_end}"
+             if citation.line_start is not None else "")
+    if citation.path:
+        return f"{citation.path}:{lines}" if lines else citation.path
+    if citation.page is not None:
+        return f"{citation.document} p.{citation.page}"
+    return f"{citation.document} lines {lines}" if lines else str(citation.document)
+
+
+def answer_body(answer: Answer, collection: str, key: str) -> None:
+    """An answer's text, its citations as chips, the chosen one's preview, a copy button and
+    its usage; a failed or stopped answer's error (and what it said before, marked)."""
     if answer.error:
-        st.error(f"No answer: {literal(answer.error)}", icon=":material/error:")
+        if answer.text.strip():  # stopped, looping or timed out after some text: kept, marked
+            st.markdown(literal(answer.text))
+        if answer.stop_reason in STOPPED:
+            st.warning(f"No complete answer: {literal(answer.error)}", icon=WARNING)
+        else:
+            st.error(f"No answer: {literal(answer.error)}", icon=":material/error:")
+        st.caption(literal(usage_line(answer)))
         return
-    if show_text:
-        st.markdown(literal(answer.text))
+    st.markdown(literal(answer.text))
     citations = list(dict.fromkeys(answer.citations))
     if citations:
         inferred = all(c.inferred for c in citations)
@@ -138,6 +164,8 @@ def answer_body(answer: Answer, collection: str, key: str, *, show_text: bool = 
             "read.")
         if picked is not None:
             preview(collection, citations[picked], answer.text)
+    with st.popover("Copy", icon=":material/content_copy:"):
+        st.code(answer.text, language=None, wrap_lines=True)  # its corner button copies it
     st.caption(literal(usage_line(answer)))
 
 

@@ -1,5 +1,6 @@
 """History: every question asked of a collection (from any session, the CLI and reports
-included), newest first, reopened with its citations and their previews."""
+included), newest first, reopened with its citations and their previews; a question asked in a
+chat opens that chat on the Ask page."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ for n, answer in enumerate(answers[:shown]):
     with st.expander(f"{mark}{when} · {literal(answer.question[:120])}", expanded=n == 0):
         st.text(answer.question)
         answer_body(answer, collection, key=f"history-{collection}-{n}")
+        if answer.chat_id is not None and st.button(
+                "Open its chat", icon=":material/chat:", key=f"open-chat-{answer.id}"):
+            st.switch_page("views/ask.py", query_params={"chat": str(answer.chat_id)})
 if len(answers) > shown and st.button("Older questions"):
     st.session_state["history-shown"] = shown + PAGE
     st.rerun()

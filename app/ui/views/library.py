@@ -1,5 +1,9 @@
 """Library: create, pick and delete collections; upload files (archives too) with per-file and
-overall progress; the documents table; delete a document."""
+overall progress; the documents table; delete a document.
+
+Collection and file names are anyone's: every place Streamlit renders as Markdown (headers,
+expander and button labels, captions, progress text, messages) shows them through
+app.escape.literal; tables and select boxes show plain text."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.escape import literal
+from app.tables import extent
 from app.ui.services import services
 from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import StorageError
@@ -17,7 +22,6 @@ from ingest.uploads import stage_uploads
 
 STATUS_ICON = {"ok": ":material/check_circle:", "partial": ":material/warning:",
                "failed": ":material/error:", "unchanged": ":material/sync:"}
-
 
 
 def _line(outcome: Outcome) -> str:
@@ -47,13 +51,20 @@ if info is None:
     st.stop()
 collection = info.name
 
-st.subheader(f"Add documents to “{collection}”")
+st.subheader(f"Add documents to “{literal(collection)}”")
 limit_mb = svc.settings.max_upload_mb
+# A new key after each ingest empties the upload box, so the next click cannot ingest the same
+# files again.
+uploads = st.session_state.setdefault("upload-round", 0)
 files = st.file_uploader(
     "PDFs, images, text, code files, and zip or tar archives (of code or of documents)",
-    accept_multiple_files=True, max_upload_size=limit_mb, key=f"uploads-{collection}",
+    accept_multiple_files=True, max_upload_size=limit_mb, key=f"uploads-{collection}-{uploads}",
     help=f"Up to {limit_mb} MB per file (DOCSCOUT_MAX_UPLOAD_MB).")
-if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
+last = st.session_state.get("ingested")
+if last is not None and last[0] == collection and not files:  # the last upload's outcome
+    st.markdown(last[1])
+    st.caption(last[2])
+if files and st.button(f"Ingest {len(files)} file(s)", type="primary", key="ingest"):
     rows = st.empty()
     overall = st.progress(0.0, text="Reading files…")
     rows.markdown("  \n".join(f":material/hourglass_top: {literal(f.name)}: waiting" for f in files))
@@ -68,11 +79,17 @@ if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
     with tempfile.TemporaryDirectory(prefix="docscout-upload-") as folder:
         staged = stage_uploads([(f.name, f.getvalue()) for f in files], Path(folder),
                                limit_mb * 2**20)
-        for name, why in staged.refused:
-            st.error(f"{name}: {why}")
+        refused = [literal(f"{name}: {why}") for name, why in staged.refused]
+        for line in refused:
+            st.error(line, icon=":material/error:")
         outcomes = ingest_paths(staged.paths, collection, svc.store, svc.settings, progress)
     failed = sum(o.status.value == "failed" for o in outcomes)
-    overall.progress(1.0, text=f"Done: {len(outcomes)} documents, {failed} failed")
+    # Shown after the rerun that empties the upload box, until the next upload.
+    lines = [f":material/block: {line}" for line in refused] + [_line(o) for o in outcomes]
+    st.session_state["ingested"] = (collection, "  \n".join(lines),
+                                    f"Done: {len(outcomes)} documents, {failed} failed")
+    st.session_state["upload-round"] = uploads + 1
+    st.rerun()
 
 st.subheader("Documents")
 documents = svc.store.documents(collection)
@@ -80,8 +97,7 @@ if not documents:
     st.info("No documents yet.")
 else:
     st.dataframe(
-        [{"document": d.source, "kind": d.kind.value,
-          "pages/files": d.pages if d.pages is not None else d.files,
+        [{"document": d.source, "kind": d.kind.value, "pages/files": extent(d),
           "text tokens": d.text_tokens, "image tokens": d.image_tokens,
           "status": d.status.value,
           "error": d.error or ""} for d in documents],
@@ -94,7 +110,7 @@ else:
             svc.store.delete_document(collection, doomed)
             st.rerun()
 
-with st.expander(f"Delete the collection “{collection}”"):
+with st.expander(f"Delete the collection “{literal(collection)}”"):
     sure = st.checkbox("Yes, delete it with all its documents and history", key="delete-coll-ok")
     if st.button("Delete collection", disabled=not sure, key="delete-coll"):
         svc.store.delete_collection(collection)

@@ -1,17 +1,20 @@
-"""Reports: write or load a spec, run it over the collection with progress, download the
-Markdown, HTML and PDF of every stored report."""
+"""Reports: write or load a spec, run it over the collection with progress per answer, read a
+stored report in the page, and download its Markdown, HTML and PDF."""
 
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
 from app.escape import literal
-from app.reports import create_report, parse_spec
+from app.reports import create_report, page_body, parse_spec
 from app.ui.services import services
 from app.ui.widgets import engine_status, error_box, pick_collection
+from core.domain import ReportInfo
 from core.errors import EngineError, SpecError
 
-TEMPLATE = """title: {collection} findings
+TEMPLATE = """title: {title}
 collection: {collection}
 sections:
   - heading: Key facts
@@ -19,6 +22,41 @@ sections:
       - What are the main figures in these documents?
 """
 MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
+# The report is shown from its stored HTML, not its Markdown: report.md escapes what CommonMark
+# would turn into links, images, HTML or LaTeX, but Streamlit's Markdown has directives of its
+# own (`:red[...]`, `:material/...:` icons, emoji codes) that an answer or a document could
+# still trigger. The HTML was rendered with everything from the spec, the model and the
+# documents escaped (Jinja2 autoescape, app.escape.answer_html: no link or image but the
+# footnotes' own anchors and data: thumbnails), and st.html runs it through DOMPurify and
+# executes no script: nothing in it is active and nothing is fetched.
+STYLE = """<style>
+.docscout-report .facts, .docscout-report .small { color: #666; font-size: .9em; }
+.docscout-report .failed, .docscout-report .error { background: #fff4f2;
+  border-left: 4px solid #c0392b; padding: .4em .8em; }
+.docscout-report table { border-collapse: collapse; font-size: .9em; }
+.docscout-report th, .docscout-report td { border: 1px solid #ddd; padding: .2em .5em;
+  vertical-align: top; }
+.docscout-report td.num { text-align: right; white-space: nowrap; }
+.docscout-report table.cite td { border: none; }
+.docscout-report img.thumb { width: 150px; border: 1px solid #ccc; }
+.docscout-report .note .label { color: #888; font-family: monospace; font-size: .85em; }
+.docscout-report .note.invalid .where { color: #c0392b; }
+.docscout-report .passage { font-style: italic; }
+</style>"""
+
+
+def _template(collection: str) -> str:
+    """A first spec for the collection; its name quoted (a JSON string is a YAML one), so any
+    name makes valid YAML."""
+    return TEMPLATE.format(title=json.dumps(f"{collection} findings", ensure_ascii=False),
+                           collection=json.dumps(collection, ensure_ascii=False))
+
+
+def _choice(report: ReportInfo) -> str:
+    """A stored report in the picker (a selectbox shows its options as plain text)."""
+    return (f"{report.title} · {report.created_at:%Y-%m-%d %H:%M} · {report.status.value}, "
+            f"{report.questions - report.failed} of {report.questions} answered")
+
 
 svc = services()
 engine_status()
@@ -30,7 +68,7 @@ collection = info.name
 
 with st.expander("New report", expanded=not svc.store.reports(collection)):
     spec_text = st.text_area("Report spec (YAML: title, collection, sections with questions)",
-                             TEMPLATE.format(collection=collection), height=260, key="spec")
+                             _template(collection), height=260, key="spec")
     status = svc.host.status()
     run = st.button("Run report", type="primary", disabled=not status.usable, key="run-report",
                     help=None if status.usable else f"The engine is {status.state.value}.")
@@ -43,6 +81,7 @@ with st.expander("New report", expanded=not svc.store.reports(collection)):
             bar = st.progress(0.0, text="Starting…")
 
             def progress(done: int, total: int, message: str) -> None:
+                """Called as each answer of the batch comes back, then while rendering."""
                 bar.progress(min(done / max(total, 1), 1.0), text=literal(message))
 
             try:
@@ -50,24 +89,30 @@ with st.expander("New report", expanded=not svc.store.reports(collection)):
             except EngineError as exc:
                 error_box(exc)
             else:
-                bar.progress(1.0, text=f"Done: {stored.info.questions} questions, "
-                             f"{stored.info.failed} failed")
+                made = stored.info
+                bar.progress(1.0, text=f"Done: {made.questions - made.failed} of "
+                             f"{made.questions} questions answered, {made.failed} failed")
+                st.session_state["report-shown"] = made.id
 
 st.subheader("Stored reports")
 reports = svc.store.reports(collection)
 if not reports:
     st.info("No report for this collection yet.")
-for report in reports:
-    with st.container(border=True):
-        st.markdown(f"**{literal(report.title)}**")
-        st.caption(f"{report.created_at:%Y-%m-%d %H:%M} · {report.status.value} · "
-                   f"{report.questions} questions, {report.failed} failed · {report.model} · "
-                   f"{report.elapsed_s:.1f} s")
-        stored = svc.store.report(report.id)
-        columns = st.columns(3)
-        for column, (kind, data) in zip(columns, [("md", stored.report.markdown),
-                                                  ("html", stored.report.html),
-                                                  ("pdf", stored.report.pdf)]):
-            column.download_button(f"report.{kind}", data, file_name=f"report.{kind}",
-                                   mime=MIME[kind], key=f"dl-{report.id}-{kind}",
-                                   on_click="ignore")
+    st.stop()
+by_id = {r.id: r for r in reports}
+if st.session_state.get("report-shown") not in by_id:  # a new report, or another collection
+    st.session_state["report-shown"] = reports[0].id
+shown = by_id[st.selectbox("Report", list(by_id), format_func=lambda i: _choice(by_id[i]),
+                           key="report-shown")]
+stored = svc.store.report(shown.id)
+st.caption(literal(f"{shown.created_at:%Y-%m-%d %H:%M} · {shown.status.value} · "
+                   f"{shown.questions} questions, {shown.failed} failed · {shown.model} · "
+                   f"{shown.elapsed_s:.1f} s"))
+columns = st.columns(3)
+for column, (kind, data) in zip(columns, [("md", stored.report.markdown),
+                                          ("html", stored.report.html),
+                                          ("pdf", stored.report.pdf)]):
+    column.download_button(f"report.{kind}", data, file_name=f"report.{kind}", mime=MIME[kind],
+                           key=f"dl-{shown.id}-{kind}", on_click="ignore")
+with st.container(border=True):
+    st.html(f'{STYLE}<div class="docscout-report">{page_body(stored.report.html)}</div>')
