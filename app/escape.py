@@ -9,6 +9,10 @@ LaTeX, a colour directive or an emoji code.
   character Markdown (or Streamlit's extensions: `:material/...:` icons, `:red[...]` colours,
   `$...$` LaTeX) gives a meaning to is backslash-escaped; CommonMark allows a backslash before any
   ASCII punctuation, so the result reads the same everywhere. Names, titles, errors, table cells.
+  Streamlit also turns bare URLs, `www.` names and e-mail addresses into links once escapes are
+  read (GFM autolink literals, found in the text itself), so a zero-width space breaks each
+  (after `http:`, before the dot of `www.`, after `@`; seen in a real browser,
+  tests/test_ui_browser.py).
 - `answer_markdown(text)`: a model's answer for report.md. Its formatting is kept (emphasis,
   inline code, code blocks, lists, tables); everything that could link, fetch or inject is
   neutralised outside code: `[`, `]`, `!`, `<`, `$` and `\\` are escaped, headings lose their
@@ -34,6 +38,9 @@ _ACTIVE = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:=&])")
 # In report Markdown: the ones that make links, images, raw HTML or LaTeX.
 _LINKING = re.compile(r"([\\\[\]!<$])")
 _HEADING = re.compile(r"^(\s{0,3})#{1,6}(\s+|$)")
+# Where GFM's autolink literals start: "http(s)://", "www." and the "@" of an address.
+_AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)")
+_ZWSP = "\u200b"
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 
@@ -43,6 +50,7 @@ def literal(text: str, *, line_breaks: bool = True) -> str:
     `line_breaks=False`, for one-line places such as table cells) folded into spaces."""
     if not line_breaks:
         text = " ".join(text.split())
+    text = _AUTOLINK.sub(_ZWSP, text)
     escaped = _ACTIVE.sub(r"\\\1", text)
     return escaped.replace("\n", "  \n") if line_breaks else escaped
 

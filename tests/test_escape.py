@@ -70,3 +70,15 @@ def test_answer_html_has_formatting_but_no_links_images_or_raw_html():
     assert "<strong>Fee</strong>" in html and "<code>&lt;b&gt;</code>" in html
     assert "<ol>" in html and "<table>" in html and "<h1>" not in html and "Title" in html
     assert html_text("<b>&") == "&lt;b&gt;&amp;"
+
+
+def test_literal_breaks_the_links_streamlit_makes_of_bare_urls_and_addresses():
+    # Streamlit's Markdown links bare URLs, www. names and e-mail addresses even when every
+    # punctuation mark is escaped (GFM autolink literals work on the text itself).
+    import re
+
+    for text in ("see http://127.0.0.1:9/t.png", "HTTPS://evil.example/a", "www.evil.example",
+                 "mail ceo@evil.example"):
+        shown = literal(text).replace("\\", "")
+        assert re.search(r"(?i)https?://|www\.|@\w", shown) is None, shown
+        assert shown.replace("\u200b", "") == text  # reads the same

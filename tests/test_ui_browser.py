@@ -38,8 +38,11 @@ RECORD_ANSWER_TEXTS = """() => {
   new MutationObserver(() => {
     const messages = document.querySelectorAll('[data-testid="stChatMessage"]');
     const last = messages[messages.length - 1];
-    const body = last && last.querySelector('[data-testid="stMarkdownContainer"]');
-    const text = body ? body.innerText.trim() : "";
+    // The answer's text: not the Stop button's label, a caption or a notice.
+    const bodies = last ? Array.from(last.querySelectorAll('[data-testid="stMarkdownContainer"]'))
+      .filter(e => !e.closest('button, [data-testid="stCaptionContainer"], [data-testid="stAlert"]'))
+      : [];
+    const text = bodies.length ? bodies[0].innerText.trim() : "";
     const seen = window.answerTexts;
     if (text && seen[seen.length - 1] !== text) seen.push(text);
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
@@ -146,7 +149,7 @@ def test_upload_ask_stream_cite_preview_and_history(page, app_url):
     assert "18,750" in final  # the contract's fee
     # What the page showed while the answer came in: it streamed, in visible pieces.
     shown = page.evaluate("window.answerTexts")
-    print("answer as displayed:", shown)
+    print(f"answer displayed in {len(shown)} pieces, first {shown[0]!r}")
     assert len(shown) >= 2 and len(shown[0]) < len(shown[-1])
     chip = answer.locator('[data-testid="stButtonGroup"] button', has_text="p.1").first
     chip.click()  # the contract's page 1: where the fee is
@@ -202,22 +205,26 @@ def test_follow_up_reload_and_two_sessions_with_stop_and_queue(page, app_url):
     other = context_b.new_page()
     other.set_default_timeout(60_000)
     page.get_by_role("button", name="New chat").click()
-    page.evaluate(RECORD_ANSWER_TEXTS)
+    page.wait_for_function("() => !location.search.includes('chat=') && "
+                           "!document.querySelector('[data-testid=\"stChatMessage\"]')")
     _ask(page, "Summarise every clause of the agreement in detail, one paragraph per clause.")
-    page.wait_for_function("() => window.answerTexts.length >= 2", timeout=ANSWER_S * 1000)
+    stop = page.locator('[data-testid="stChatMessage"]').last.get_by_role("button", name="Stop")
+    stop.wait_for()  # A's question is being answered
     other.goto(app_url)
-    _ask(other, "Who signed the agreement for the Client?")
-    other.get_by_text("Waiting for 1 question ahead").wait_for(timeout=30_000)
-    _shot(other, "6-waiting")
+    _ask(other, "What is the one-time onboarding fee?")
+    try:
+        other.get_by_text("Waiting for 1 question ahead").wait_for(timeout=30_000)
+    finally:
+        _shot(other, "6-waiting")
     started = time.monotonic()
-    page.locator('[data-testid="stChatMessage"]').last.get_by_role("button", name="Stop").click()
+    stop.click()
     page.get_by_text("stopped by the user").wait_for(timeout=60_000)
     _shot(page, "7-stopped")
     other.get_by_text("waited").wait_for(timeout=ANSWER_S * 1000)
     freed_s = time.monotonic() - started
     answer = other.locator('[data-testid="stChatMessage"]').last.inner_text()
     print(f"second session answered {freed_s:.1f} s after Stop: {answer[:200]!r}")
-    assert "Arkwright" in answer
+    assert "6,400" in answer
     _shot(other, "8-second-session")
     context_b.close()
 
@@ -237,14 +244,16 @@ def test_hostile_names_render_as_text_and_fetch_nothing(page, app_url):
     question = "What is <b>this</b> ![q](http://127.0.0.1:9/q.png) :red[now]?"
     for name in ("Library", "Ask", "History", "Reports"):
         page.get_by_role("link", name=name).click()
-        page.get_by_role("heading", name=name).wait_for()
+        page.get_by_role("heading", name=name, exact=True).wait_for()
         if name == "Ask":
             _ask(page, question)  # an empty collection: an error answer, titled chat
             _wait_turns(page, 1)
         page.wait_for_timeout(1000)
         _shot(page, f"9-hostile-{name.lower()}")
         body = page.locator("body")
-        assert "![x](http://127.0.0.1:9/track.png)" in body.inner_text(), name  # shown as text
+        shown = body.inner_text().replace("\u200b", "")  # literal() breaks bare URLs with it
+        if name == "Library":  # its heading names the collection, shown as text
+            assert "Evil ![x](http://127.0.0.1:9/track.png)" in shown
         assert page.locator('img[src*="127.0.0.1:9"], a[href*="127.0.0.1:9"]').count() == 0
         assert page.locator("b", has_text="bold").count() == 0, name
         assert page.locator(".katex").count() == 0, name
