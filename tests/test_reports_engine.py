@@ -34,8 +34,12 @@ def test_a_report_over_sample_docs_in_three_formats(settings, store, cpu_demo, d
                       cpu_demo.profile, demo_tokenizer, cpu_demo)
     sample = load_spec(SAMPLE_DOCS / "reports" / "due_diligence.yaml", ["Samples"])
     spec = parse_spec(sample.text.rstrip() + "\n" + CITING, "due_diligence.yaml", ["Samples"])
-    stored = create_report(analyst, spec)
+    seen: list[tuple[int, int]] = []
+    stored = create_report(analyst, spec, lambda done, total, message: seen.append((done, total)))
     assert stored.info.status == ReportStatus.OK, stored.report.markdown
+    total = len(spec.questions)  # progress moved with each answer the engine finished
+    assert [done for done, _ in seen if 0 < done < total], seen
+    assert all(t == total for _, t in seen) and max(done for done, _ in seen) == total
     answers = [a for a in store.answers("Samples")][:len(spec.questions)][::-1]
     assert [a.question for a in answers] == [q.text for _, q in spec.questions]
     assert all(a.mode.value == "full" for a in answers)

@@ -166,6 +166,9 @@ def test_upload_ask_stream_cite_preview_and_history(page, app_url):
 
     page.get_by_role("link", name="Reports").click()
     page.get_by_text("Stored reports").wait_for()
+    page.get_by_role("button", name="Run report").click()  # the page's starting spec
+    page.get_by_text("questions answered").first.wait_for(timeout=ANSWER_S * 1000)
+    page.get_by_text("Key facts").first.wait_for()  # the report itself, shown in the page
     _shot(page, "4-reports")
 
 
