@@ -201,13 +201,13 @@ def test_a_stopped_answer_keeps_its_text_marked_stopped(fake):
 
 def test_a_question_behind_another_users_waits_and_its_footer_counts_the_wait(fake):
     services, backend = fake
-    backend.word_delay_s = 0.03
+    backend.word_delay_s = 0.08
     backend.enqueue("The fee is US$18,750 a month, invoiced in advance and payable within "
-                    "thirty days, with interest on late sums [D3 p.1].",
+                    "thirty days, with interest on late sums [D3 p.1].",  # 20 words: 1.6 s
                     "US$18,750 [D3 p.1].")
     other = services.store.start_chat("Deal", "another user's chat")
-    ahead = services.host.stream("Deal", "Summarise the payment terms.", chat=other.id)
     at = _page("ask").run()
+    ahead = services.host.stream("Deal", "Summarise the payment terms.", chat=other.id)
     at.chat_input(key="question").set_value("What is the monthly fee?").run()
     assert not at.exception, at.exception
     assert ahead.done and ahead.answer.asked_at is not None
