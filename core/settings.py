@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     )
     ocr_language: str = Field(default="eng", description="Tesseract language for scanned pages.")
     ocr: bool = Field(
-        default=True, description="OCR scanned pages when Tesseract is installed."
+        default=True,
+        description="OCR scanned pages and image files (charts) when Tesseract is installed.",
     )
 
     models_dir: Path | None = Field(

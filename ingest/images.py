@@ -32,9 +32,10 @@ from core.domain import (
 )
 from core.errors import IngestError
 from core.settings import Settings
-from core.tokens import count_image_tokens, useful_size
+from core.tokens import count_image_tokens, count_text_tokens, useful_size
 from ingest.base import FileInput, sha256_bytes
 from ingest.detect import HEAD_BYTES, describe_content
+from ingest.ocr import image_text, tessdata
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")
 JPEG_QUALITY = 90
@@ -164,18 +165,29 @@ def _rgb_at(image: PILImage.Image, target: tuple[int, int]) -> PILImage.Image:
 
 
 def parse_image(file: FileInput, settings: Settings) -> ParsedDocument:
-    """An image file as one IMAGE document with a single image segment."""
+    """An image file as one IMAGE document: its image segment and, when Tesseract is installed
+    (and `settings.ocr`), a text segment with what OCR reads in it (ingest.ocr: a chart's
+    values by label), so the image is searchable and a text-only model can read it."""
     image = normalize_image(file.data, file.name, settings)
-    segment = Segment(
-        SegmentKind.IMAGE, file.name, Locator(page=1), image.tokens, image_sha256=image.sha256
-    )
+    where = Locator(page=1)
+    segments = [Segment(SegmentKind.IMAGE, file.name, where, image.tokens,
+                        image_sha256=image.sha256)]
+    problems = []
+    if settings.ocr and tessdata() is not None:
+        try:
+            text = image_text(image.data, settings.ocr_language)
+        except Exception as exc:  # the image itself is still stored and readable
+            problems.append(f"OCR failed: {type(exc).__name__}: {exc}")
+        else:
+            if text:
+                segments.append(Segment(SegmentKind.TEXT, text, where, count_text_tokens(text)))
     return ParsedDocument.build(
         source=file.name,
         kind=DocumentKind.IMAGE,
         sha256=file.sha256 or sha256_bytes(file.data),
         title=PurePosixPath(file.name).stem or file.name,
-        segments=[segment],
+        segments=segments,
         images=[image],
-        errors=[],
+        errors=problems,
         size_bytes=len(file.data),
     )

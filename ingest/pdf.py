@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-from functools import lru_cache
 from pathlib import PurePosixPath
 
 import pymupdf
@@ -40,6 +38,7 @@ from core.tokens import (
 )
 from ingest.base import FileInput, sha256_bytes
 from ingest.detect import HEAD_BYTES, describe_content, has_pdf_header
+from ingest.ocr import tessdata
 from ingest.pdf_layout import (
     THIN,
     Box,
@@ -166,7 +165,7 @@ def _parse_page(page: pymupdf.Page, settings: Settings) -> tuple[Image | None, s
             image = _render(page, settings.page_image_max_tiles)
         except Exception as exc:
             problems.append(f"could not render the page image: {_describe(exc)}")
-    if scanned and settings.ocr and _tessdata() is not None:
+    if scanned and settings.ocr and tessdata() is not None:
         try:
             text = _ocr_text(page, settings)
         except Exception as exc:
@@ -329,23 +328,12 @@ def _jpeg(pix: pymupdf.Pixmap) -> bytes:
     return out.getvalue()
 
 
-@lru_cache(maxsize=1)
-def _tessdata() -> str | None:
-    """Tesseract's language folder, or None when Tesseract is not installed."""
-    if shutil.which("tesseract") is None:
-        return None
-    try:
-        return pymupdf.get_tessdata()  # asks `tesseract --list-langs`, once per process
-    except Exception:
-        return None
-
-
 def _ocr_text(page: pymupdf.Page, settings: Settings) -> str:
     textpage = page.get_textpage_ocr(
         flags=pymupdf.TEXTFLAGS_TEXT,
         language=settings.ocr_language,
         dpi=_OCR_DPI,
         full=True,
-        tessdata=_tessdata(),
+        tessdata=tessdata(),
     )
     return "\n\n".join(text for _, text in reading_order(_scan(page, textpage).texts))

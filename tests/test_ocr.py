@@ -1,0 +1,68 @@
+"""Text for images (ingest/ocr.py): a chart's words in reading order and its values by label,
+searchable and readable by a text-only model."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain import SegmentKind
+from ingest.base import FileInput
+from ingest.images import parse_image
+from ingest.ocr import VALUES, Word, chart_text, tessdata
+from ingest.pipeline import ingest_paths
+from storage.repository import Store
+
+from .conftest import SAMPLE_DOCS
+
+needs_tesseract = pytest.mark.skipif(tessdata() is None, reason="Tesseract is not installed")
+
+
+def _w(x0: float, y0: float, text: str, height: float = 12) -> Word:
+    return Word(x0, y0, x0 + 8 * len(text), y0 + height, text)
+
+
+def test_values_go_to_the_label_under_them_ticks_and_titles_are_not_values():
+    words = [
+        _w(100, 10, "Sales"), _w(150, 10, "2023"), _w(200, 10, "(total:"), _w(260, 10, "412)"),
+        _w(40, 50, "300"), _w(40, 150, "200"), _w(40, 250, "100"), _w(56, 350, "0"),  # ticks
+        _w(10, 140, "=", 20), _w(10, 180, "mn", 20),  # a rotated axis title, read as noise
+        _w(120, 200, "$1.5M"), _w(330, 120, "$2.9M"),  # value labels over their bars
+        _w(100, 370, "North"), _w(150, 370, "East"), _w(320, 370, "South"),  # category labels
+    ]
+    text = chart_text(words)
+    assert text.split(VALUES)[1].strip().splitlines() == ["North East: $1.5M", "South: $2.9M"]
+    assert "Axis ticks: 0, 100, 200, 300" in text
+    assert "Sales 2023 (total: 412)" in text and "mn" not in text and "=" not in text
+
+
+def test_plain_text_in_an_image_gets_no_values_section():
+    words = [_w(10, 10, "Quarterly"), _w(100, 10, "review"), _w(10, 40, "Revenue"),
+             _w(100, 40, "rose"), _w(150, 40, "12%")]
+    text = chart_text(words)
+    assert VALUES not in text and "Revenue rose 12%" in text
+    assert chart_text([]) == ""
+
+
+@needs_tesseract
+@pytest.mark.parametrize("chart, pairs", [
+    ("revenue_by_quarter.png", ["Q1 2024: $31.2M", "Q2 2024: $35.8M", "Q3 2024: $38.4M",
+                                "Q4 2024: $43.2M"]),
+    ("headcount_by_team.png", ["Engineering: 168", "Manufacturing: 121", "Sales & Mktg: 54",
+                               "Support: 39", "G&A: 30"]),
+])
+def test_sample_charts_are_read_with_their_values_by_label(settings, chart, pairs):
+    data = (SAMPLE_DOCS / "charts" / chart).read_bytes()
+    parsed = parse_image(FileInput(chart, data), settings)
+    image, text = parsed.segments
+    assert image.kind == SegmentKind.IMAGE and text.kind == SegmentKind.TEXT
+    assert text.locator == image.locator and text.tokens > 0
+    assert text.text.split(VALUES)[1].strip().splitlines() == pairs
+
+
+@needs_tesseract
+def test_a_chart_is_found_by_search_through_its_ocr_text(settings):
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS / "charts"], "Charts", store, settings)
+    [hit, *_] = store.search("Charts", "Manufacturing headcount", 5)
+    assert hit.source.endswith("headcount_by_team.png") and "Manufacturing" in hit.segment.text
+    store.close()
