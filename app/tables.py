@@ -119,8 +119,8 @@ def format_context(report: dict) -> str:
         elif item["path"]:
             where = item["path"] if item["line_start"] is None else \
                 f"{item['path']}:{item['line_start']}-{item['line_end']}"
-        rows.append([item["document"], where, item["kind"], item["tokens"]])
-    table = format_table(["document", "where", "kind", "tokens"], rows)
+        rows.append([item["document"], where, item["kind"], item["tokens"], item["why"]])
+    table = format_table(["document", "where", "kind", "tokens", "why"], rows)
     return (f"{table}\n\n{report['mode']} mode: {len(rows)} items, {report['total_tokens']:,} "
             f"prompt tokens (budget for documents: {report['budget']:,})")
 

@@ -27,7 +27,7 @@ packing (engine.packing) and the windows (engine.windows) both choose from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from core.domain import Document, Mode, Segment, SegmentKind
 from engine.citations import ambiguous_paths, label_for
@@ -186,9 +186,9 @@ class Plan:
             found = self._priced[key] = (label, self.costs.item(label, segment))
         return found
 
-    def item(self, d: int, s: int) -> ContextItem:
+    def item(self, d: int, s: int, why: str = "") -> ContextItem:
         label, tokens = self.price(d, s)
-        return ContextItem(self.docs[d], s, self.segs[d][s], label, tokens)
+        return ContextItem(self.docs[d], s, self.segs[d][s], label, tokens, why)
 
     def collection_tokens(self, keys: set[tuple[int, int]], corpus_tokens: int) -> int:
         """The chosen items' tokens plus Segment.tokens of every other segment the model can
@@ -201,8 +201,12 @@ class Plan:
         return self.total - self.readable
 
 
-def context_of(mode: Mode, budget: int, keys: Sequence[tuple[int, int]], plan: Plan) -> Context:
-    items = [plan.item(d, s) for d, s in keys]
+def context_of(mode: Mode, budget: int, keys: Sequence[tuple[int, int]], plan: Plan,
+               why: Mapping[tuple[int, int], str] | None = None) -> Context:
+    """The context of the chosen (document, segment) keys, each item with why it is there
+    (`why`; in full mode every item is there as part of the whole collection)."""
+    items = [plan.item(d, s, why.get((d, s), "") if why is not None else "whole collection")
+             for d, s in keys]
     corpus = sum(i.tokens for i in items)
     return Context(mode, budget, tuple(items), corpus, plan.collection_tokens(set(keys), corpus),
                    plan.skipped_tokens)

@@ -54,8 +54,9 @@ def assemble(
     full = _full(plan, budget, max_images)
     if full is not None:
         return context_of(Mode.FULL, budget, full, plan)
-    chosen = _Focus(plan, budget, max_images).choose(question, search)
-    return context_of(Mode.FOCUSED, budget, sorted(chosen), plan)
+    focus = _Focus(plan, budget, max_images)
+    chosen = focus.choose(question, search)
+    return context_of(Mode.FOCUSED, budget, sorted(chosen), plan, focus.why)
 
 
 def _full(plan: Plan, budget: int, max_images: int) -> list[tuple[int, int]] | None:
@@ -80,20 +81,23 @@ def _full(plan: Plan, budget: int, max_images: int) -> list[tuple[int, int]] | N
 
 
 class _Focus:
-    """Focused packing: overviews, then ranked pages and files, then round-robin fill."""
+    """Focused packing: overviews, then ranked pages and files, then round-robin fill; `why`
+    says for each chosen segment which of these brought it in."""
 
     def __init__(self, plan: Plan, budget: int, max_images: int) -> None:
         self.plan, self.budget, self.max_images = plan, budget, max(max_images, 0)
         self.chosen: set[tuple[int, int]] = set()
+        self.why: dict[tuple[int, int], str] = {}
         self.used = 0
         self.images = 0
         self.misses = 0  # consecutive segments counted that did not fit
 
     def choose(self, question: str, search: Search | None) -> set[tuple[int, int]]:
         ranked = self._ranked(question, search)
-        self._overviews(ranked)
-        for d, s in ranked:
-            self._add_page(d, s, self.budget)
+        rank = {key: n for n, key in reversed(list(enumerate(ranked, 1)))}
+        self._overviews(ranked, rank)
+        for n, (d, s) in enumerate(ranked, 1):
+            self._add_page(d, s, self.budget, f"search rank {n}")
         self._fill()
         return self.chosen
 
@@ -111,13 +115,15 @@ class _Focus:
                 ranked.append((d, hit.ordinal))
         return ranked
 
-    def _overviews(self, ranked: list[tuple[int, int]]) -> None:
+    def _overviews(self, ranked: list[tuple[int, int]], rank: dict[tuple[int, int], int]
+                   ) -> None:
         order = list(dict.fromkeys([d for d, _ in ranked] + list(range(len(self.plan.docs)))))
         cap = int(self.budget * OVERVIEW_SHARE)
         for d in order:
             s = _overview(self.plan.segs[d])
             if s is not None:
-                self._add_page(d, s, cap)
+                found = f", search rank {rank[(d, s)]}" if (d, s) in rank else ""
+                self._add_page(d, s, cap, f"overview{found}")
 
     def _fill(self) -> None:
         every = self.plan.segs
@@ -129,11 +135,11 @@ class _Focus:
                 if room < 4 or self.misses >= MAX_MISSES:
                     return
                 if s < len(segs) and segs[s].tokens * floor <= room:
-                    self._add_page(d, s, self.budget)
+                    self._add_page(d, s, self.budget, "fill")
 
-    def _add_page(self, d: int, s: int, cap: int) -> None:
+    def _add_page(self, d: int, s: int, cap: int, why: str) -> None:
         """A segment, and the other segments of the same PDF page (its image, or its text)."""
-        if not self._add(d, s, cap):
+        if not self._add(d, s, cap, why):
             return
         segs = self.plan.segs[d]
         page = segs[s].locator.page
@@ -141,9 +147,9 @@ class _Focus:
             return
         for n in (s - 1, s + 1):
             if 0 <= n < len(segs) and segs[n].locator.page == page:
-                self._add(d, n, cap)
+                self._add(d, n, cap, f"same page as {why.split(',')[0]}")
 
-    def _add(self, d: int, s: int, cap: int) -> bool:
+    def _add(self, d: int, s: int, cap: int, why: str) -> bool:
         if (d, s) in self.chosen:
             return True
         segment = self.plan.segs[d][s]
@@ -159,6 +165,7 @@ class _Focus:
             return False
         self.misses = 0
         self.chosen.add((d, s))
+        self.why[(d, s)] = why
         self.used += cost
         self.images += image
         return True

@@ -168,6 +168,7 @@ def context_json(context: Context, *, overhead_tokens: int = 0) -> dict:
             "line_end": loc.line_end,
             "kind": item.segment.kind.value,
             "tokens": item.tokens,
+            "why": item.why,
         })
     return {
         "mode": context.mode.value,

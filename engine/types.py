@@ -36,6 +36,10 @@ class ContextItem:
     segment: Segment
     label: str  # "[D3 p.12]", "[src/app.py:10-42]"
     tokens: int  # label plus content, under the profile's tokenizer
+    # Why it was chosen (`docscout context`): "whole collection" (full mode), "search rank 3",
+    # "overview" (a document's beginning), "same page as ..." (a page's image or text beside
+    # the chosen one), "fill" (room left after the ranked pages).
+    why: str = ""
 
 
 @dataclass(frozen=True, slots=True)

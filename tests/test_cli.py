@@ -110,7 +110,7 @@ def test_context_json_shows_what_the_model_would_read(tiny_runner):
     report = json.loads(result.stdout)  # warnings go to stderr
     assert report["mode"] == "focused" and report["budget"] == 2000
     assert set(report["items"][0]) == {"document", "page", "path", "line_start", "line_end",
-                                       "kind", "tokens"}
+                                       "kind", "tokens", "why"}
     corpus = sum(item["tokens"] for item in report["items"])
     assert corpus <= 2000 < report["total_tokens"]
     assert any(i["document"] == "sample_docs/contract.pdf" for i in report["items"])

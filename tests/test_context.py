@@ -213,6 +213,20 @@ def test_focused_keeps_overviews_and_document_order():
     assert context.corpus_tokens <= 160
 
 
+def test_every_item_says_why_it_was_chosen():
+    coll = _collection()
+    # a.pdf: [text p1, image p2, text p2, text p3, text p4, image p5, text p5, text p6]
+    search = _searcher(coll, [("d.pdf", 3), ("a.pdf", 6), ("d.pdf", 0)])
+    context = assemble(coll, "q", WordTokenizer(), 400, max_images=10, search=search)
+    why = {(i.document.source, i.ordinal): i.why for i in context.items}
+    assert why[("d.pdf", 3)] == "search rank 1" and why[("a.pdf", 6)] == "search rank 2"
+    assert why[("a.pdf", 5)] == "same page as search rank 2"  # page 5's image, with its text
+    assert why[("d.pdf", 0)] == "overview, search rank 3" and why[("c.pdf", 0)] == "overview"
+    assert all(why.values()) and "fill" in why.values()
+    full = assemble(coll, "q", WordTokenizer(), 10**9, max_images=10)
+    assert {i.why for i in full.items} == {"whole collection"}
+
+
 def test_focused_ranks_before_filling_and_never_exceeds_the_budget():
     coll = _collection()
     search = _searcher(coll, [("d.pdf", 4)])

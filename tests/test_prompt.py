@@ -80,7 +80,8 @@ def test_context_json_format():
     json.dumps(out)
     first = out["items"][0]
     assert first == {"document": "a.pdf", "page": 1, "path": None, "line_start": None,
-                     "line_end": None, "kind": "text", "tokens": context.items[0].tokens}
+                     "line_end": None, "kind": "text", "tokens": context.items[0].tokens,
+                     "why": "whole collection"}
     code = next(i for i in out["items"] if i["kind"] == "code")
     assert code["document"] == "repo" and code["path"] == "src/app.py"
     assert (code["page"], code["line_start"], code["line_end"]) == (None, 1, 8)
