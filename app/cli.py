@@ -282,21 +282,41 @@ def reports(collection: str | None, as_json: bool) -> None:
               help="At most this many questions per document (MMLongBench-Doc sets).")
 @click.option("--limit", type=int, default=None, help="At most this many questions.")
 @click.option("--id", "ids", multiple=True, help="Only these question ids (repeatable).")
+@click.option("--recall-at", "recall_budgets", default=None, metavar="TOKENS,...",
+              help="Only measure what packing finds: the share of questions whose evidence is "
+              "all in the context at each of these budgets (e.g. 8000,32000), and the pages "
+              "read; no model is called and nothing is stored.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and results as JSON.")
 def evaluate_command(collection: str, questions: Path, per_document: int | None,
-                     limit: int | None, ids: tuple[str, ...], as_json: bool) -> None:
+                     limit: int | None, ids: tuple[str, ...], recall_budgets: str | None,
+                     as_json: bool) -> None:
     """Score COLLECTION's answers against a question set (YAML/JSON, or MMLongBench-Doc's
     samples.json): correctness, evidence in the context, citations, stop reasons and times.
 
     Questions are asked one at a time on the configured model; the run is stored (see
     `docscout evals`), its answers are not added to the history.
     """
-    from engine.evaluate import evaluate, load_question_set, select
+    from engine.evaluate import evaluate, load_question_set, recall_at, select
 
     question_set = load_question_set(questions)
     chosen = select(question_set.questions, per_document=per_document, limit=limit,
                     ids=list(ids) or None)
     analyst = _analyst()
+    if recall_budgets is not None:
+        try:
+            budgets = [int(b) for b in recall_budgets.split(",") if b.strip()]
+        except ValueError as exc:
+            raise click.BadParameter("a comma-separated list of token counts",
+                                     param_hint="--recall-at") from exc
+        rows = recall_at(analyst, collection, chosen, budgets)
+        if as_json:
+            _echo_json([{**asdict(r), "recall": r.recall} for r in rows])
+        else:
+            click.echo(format_table(
+                ["budget", "questions", "evidence found", "recall", "pages read (median)"],
+                [[r.budget, r.questions, r.found, f"{r.recall:.0%}" if r.recall is not None
+                  else "n/a", r.pages_read_median] for r in rows]))
+        return
 
     def progress(done: int, total: int, result) -> None:
         mark = "ok" if result.correct else "WRONG"

@@ -463,14 +463,31 @@ def evaluate(analyst, collection: str, question_set: QuestionSet,
     return run
 
 
+def _scope(question: EvalQuestion, sources: list[str], collection: str) -> list[str] | None:
+    """The documents a question is asked of: the one it names, else the whole collection."""
+    if question.document is None:
+        return None
+    scope = [s for s in sources if _names(s, question.document)]
+    if not scope:
+        raise EngineError(f"no document named {question.document!r} in {collection!r}")
+    return scope
+
+
+def _evidence_in(question: EvalQuestion, context: Context) -> bool | None:
+    """Whether every evidence place (one of its alternatives) is in the context."""
+    return (all(any(place_in_context(p, context) for p in alternatives)
+                for alternatives in question.evidence) if question.evidence else None)
+
+
+def _pages_read(context: Context) -> int:
+    return len({(i.document.source, i.segment.locator.page or i.segment.locator.path)
+                for i in context.items})
+
+
 def _evaluate_one(analyst, collection: str, question: EvalQuestion,
                   sources: list[str]) -> EvalResult:
-    scope = None
-    if question.document is not None:
-        scope = [s for s in sources if _names(s, question.document)]
     try:
-        if scope == []:
-            raise EngineError(f"no document named {question.document!r} in {collection!r}")
+        scope = _scope(question, sources, collection)
         context = analyst.context(collection, question.question, documents=scope)
     except EngineError as exc:
         answer = Answer(question.question, "", Mode.FOCUSED, model=analyst.profile.name,
@@ -480,11 +497,46 @@ def _evaluate_one(analyst, collection: str, question: EvalQuestion,
     answer = analyst.ask(collection, question.question, documents=scope, remember=False)
     text = answer.text if answer.ok else ""
     correct = is_correct(question.expected, text)
-    in_context = (all(any(place_in_context(p, context) for p in alternatives)
-                      for alternatives in question.evidence) if question.evidence else None)
     cited = (any(cites_place(c, p) for c in answer.citations
                  for alternatives in question.evidence for p in alternatives)
              if question.evidence else None)
-    pages = {(i.document.source, i.segment.locator.page or i.segment.locator.path)
-             for i in context.items}
-    return EvalResult(question, answer, correct, in_context, cited, len(pages))
+    return EvalResult(question, answer, correct, _evidence_in(question, context), cited,
+                      _pages_read(context))
+
+
+@dataclass(frozen=True, slots=True)
+class RecallAt:
+    """Evidence recall of the context alone at one budget (no model is called)."""
+
+    budget: int
+    questions: int  # questions that name evidence
+    found: int  # of them, those whose every evidence place was in the context
+    pages_read_median: float | None
+
+    @property
+    def recall(self) -> float | None:
+        return _share(self.found, self.questions)
+
+
+def recall_at(analyst, collection: str, questions: Sequence[EvalQuestion],
+              budgets: Sequence[int]) -> list[RecallAt]:
+    """For each budget (tokens for the documents), the share of `questions` with evidence whose
+    every evidence place the context holds, and the median pages read: what packing finds,
+    measured without answering (fast; `docscout eval --recall-at`)."""
+    sources = [d.source for d in analyst.store.documents(collection)]
+    asked = [q for q in questions if q.evidence]
+    out = []
+    for budget in budgets:
+        found, pages = 0, []
+        for question in asked:
+            try:
+                context = analyst.context(collection, question.question, budget,
+                                          documents=_scope(question, sources, collection))
+            except EngineError:
+                pages.append(0)
+                continue
+            found += bool(_evidence_in(question, context))
+            pages.append(_pages_read(context))
+        out.append(RecallAt(budget, len(asked), found,
+                            statistics.median(pages) if pages else None))
+    return out

@@ -159,3 +159,26 @@ def test_ask_starts_a_chat_that_chats_lists_and_chat_continues(runner, monkeypat
     assert wrong.exit_code == 1 and "another collection" in wrong.output
     missing = runner.invoke(cli, ["ask", "Deal", "Who wrote it?", "--chat", "99"])
     assert missing.exit_code == 1 and "Error: no chat with id 99" in missing.output
+
+
+def test_eval_recall_at_prints_recall_per_budget_without_a_model(runner, monkeypatch, counter):
+    from engine.backends import FakeBackend
+    from engine.service import Analyst
+
+    from .conftest import fake_analyst
+
+    backend = FakeBackend()
+    monkeypatch.setattr(Analyst, "open",
+                        lambda settings, store: fake_analyst(settings, store, counter, backend))
+    runner.invoke(cli, ["ingest", str(SAMPLE_DOCS / "contract.pdf"), "-c", "Deal"])
+    facts = SAMPLE_DOCS / "eval" / "facts.yaml"
+    result = runner.invoke(cli, ["eval", "Deal", str(facts), "--id", "contract-monthly-fee",
+                                 "--recall-at", "300,100000"])
+    assert result.exit_code == 0, result.output
+    assert "evidence found" in result.output and "100%" in result.output
+    as_json = runner.invoke(cli, ["eval", "Deal", str(facts), "--id", "contract-monthly-fee",
+                                 "--recall-at", "100000", "--json"])
+    [row] = json.loads(as_json.stdout)
+    assert row["budget"] == 100000 and row["recall"] == 1.0 and backend.requests == []
+    bad = runner.invoke(cli, ["eval", "Deal", str(facts), "--recall-at", "8K"])
+    assert bad.exit_code == 2 and "--recall-at" in bad.output

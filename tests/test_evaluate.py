@@ -142,3 +142,25 @@ def test_summary_counts_what_the_issue_asks_for():
     assert s["loops"] == 1 and s["correct_citing_evidence"] == 0.5
     assert s["by_tag"]["a"] == {"questions": 2, "correct": 2, "accuracy": 1.0,
                                 "evidence_recall": 1.0}
+
+
+def test_recall_at_budgets_measures_packing_without_a_model(settings, counter):
+    from engine.backends import FakeBackend
+    from engine.evaluate import recall_at
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    from .conftest import fake_analyst
+
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS], "Samples", store, settings)
+    backend = FakeBackend()
+    analyst = fake_analyst(settings, store, counter, backend)
+    facts = load_question_set(SAMPLE_DOCS / "eval" / "facts.yaml")
+    small, large, whole = recall_at(analyst, "Samples", facts.questions, [1500, 4000, 10**6])
+    assert small.questions == large.questions == whole.questions > 40
+    assert whole.recall == 1.0  # the whole collection fits: every evidence page is read
+    assert small.found <= whole.found and small.pages_read_median < whole.pages_read_median
+    assert 0 < small.recall < 1
+    assert backend.requests == []  # no model was asked
+    store.close()
