@@ -5,9 +5,12 @@
   keeps all the text it can and the most relevant images up to the limit: the limit is never
   exceeded, and "full" always means the model read everything it can read.
 - Focused mode: each document's overview first (a codebase's tree; otherwise its first text
-  segment, the page image coming along), within half the budget, documents with search hits
-  first; then pages and files by bm25 rank, a PDF page's image together with its text; then, while
-  room is left, the rest round-robin across documents (their beginnings first). Emitted in
+  segment), within half the budget, documents with search hits first; then pages and files by
+  bm25 rank: the best `IMAGE_RANKS` pages with their page image, the others as text; then the
+  page images of the other ranked pages, best first; then, while room is left, the rest
+  round-robin across documents (their beginnings first). A page image costs ~1,450 tokens under
+  Llama 4 and its text often 300-600, so at a small budget text first reads three times the pages
+  (measured on mmlb-dev with bench/retrieval.py: see README, "Measuring answers"). Emitted in
   document order, segments by position, so the model reads excerpts in place.
 
 What each item costs is engine.costs'; which mode a question gets is engine.service.Analyst.plan's.
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from core.domain import SearchHit
 
 OVERVIEW_SHARE = 0.5  # overviews may take at most this share of a focused budget
+IMAGE_RANKS = 2  # the best-ranked pages come with their page image; the rest, text first
 MAX_MISSES = 64  # the fill stops after this many segments in a row were counted and did not fit
 # Another model's tokenizer: a segment is not even counted when this share of its Llama 4 count is
 # over the room left (a smaller vocabulary than Llama 4's 200K never needs half as many tokens).
@@ -97,7 +101,10 @@ class _Focus:
         rank = {key: n for n, key in reversed(list(enumerate(ranked, 1)))}
         self._overviews(ranked, rank)
         for n, (d, s) in enumerate(ranked, 1):
-            self._add_page(d, s, self.budget, f"search rank {n}")
+            self._add_page(d, s, self.budget, f"search rank {n}", images=n <= IMAGE_RANKS)
+        for n, (d, s) in enumerate(ranked[IMAGE_RANKS:], IMAGE_RANKS + 1):
+            if (d, s) in self.chosen:  # its page image, now that every ranked text is in
+                self._add_page(d, s, self.budget, f"search rank {n}")
         self._fill()
         return self.chosen
 
@@ -123,7 +130,7 @@ class _Focus:
             s = _overview(self.plan.segs[d])
             if s is not None:
                 found = f", search rank {rank[(d, s)]}" if (d, s) in rank else ""
-                self._add_page(d, s, cap, f"overview{found}")
+                self._add_page(d, s, cap, f"overview{found}", images=False)
 
     def _fill(self) -> None:
         every = self.plan.segs
@@ -137,8 +144,9 @@ class _Focus:
                 if s < len(segs) and segs[s].tokens * floor <= room:
                     self._add_page(d, s, self.budget, "fill")
 
-    def _add_page(self, d: int, s: int, cap: int, why: str) -> None:
-        """A segment, and the other segments of the same PDF page (its image, or its text)."""
+    def _add_page(self, d: int, s: int, cap: int, why: str, *, images: bool = True) -> None:
+        """A segment, and the other segments of the same PDF page (its text, and its image
+        unless `images` is False)."""
         if not self._add(d, s, cap, why):
             return
         segs = self.plan.segs[d]
@@ -146,7 +154,8 @@ class _Focus:
         if page is None:
             return
         for n in (s - 1, s + 1):
-            if 0 <= n < len(segs) and segs[n].locator.page == page:
+            if 0 <= n < len(segs) and segs[n].locator.page == page \
+                    and (images or segs[n].kind != SegmentKind.IMAGE):
                 self._add(d, n, cap, f"same page as {why.split(',')[0]}")
 
     def _add(self, d: int, s: int, cap: int, why: str) -> bool:

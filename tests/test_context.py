@@ -227,6 +227,21 @@ def test_every_item_says_why_it_was_chosen():
     assert {i.why for i in full.items} == {"whole collection"}
 
 
+def test_ranked_pages_beyond_the_best_two_come_as_text_before_their_images():
+    coll = _collection()
+    # a.pdf page 5 is [image (5), text (6)]; it is ranked third, after two d.pdf pages.
+    ranked = [("d.pdf", 3), ("d.pdf", 4), ("a.pdf", 6), ("c.pdf", 1)]
+    search = _searcher(coll, ranked)
+    texts_only = 0
+    for budget in range(0, 700, 5):
+        keys = set(_keys(assemble(coll, "q", WordTokenizer(), budget, max_images=10,
+                                  search=search)))
+        if ("a.pdf", 5) in keys:  # the third page's image: only once every ranked text is in
+            assert set(ranked) <= keys, budget
+        texts_only += set(ranked) <= keys and ("a.pdf", 5) not in keys
+    assert texts_only  # some budget reads every ranked page's text, and not that image
+
+
 def test_focused_ranks_before_filling_and_never_exceeds_the_budget():
     coll = _collection()
     search = _searcher(coll, [("d.pdf", 4)])
