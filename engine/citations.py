@@ -232,10 +232,17 @@ question page pages file files according stated states says listed shown mention
 """.split())
 
 
+# A reference code: upper-case letters and digits joined by hyphens, with letters and digits
+# ("TWA-MSA-2025-017", "ISO-9001"): its numbers name a document or a product, they are not figures.
+_CODE = re.compile(r"(?<![\w,.$-])(?=[A-Z0-9-]*[A-Z])(?=[A-Z0-9-]*\d)[A-Z0-9]+(?:-[A-Z0-9]+)+"
+                   r"(?![\w-])")
+
+
 def answer_terms(text: str) -> tuple[str, ...]:
-    """Distinctive strings of a claim: numbers of 3+ characters (not page numbers or list
-    markers) and quoted phrases, in order of appearance."""
+    """Distinctive strings of a claim: numbers of 3+ characters (not page numbers, list markers
+    or the numbers inside a reference code) and quoted phrases, in order of appearance."""
     text = re.sub(r"\[[^\]]*\]", " ", text)  # labels are not claims
+    text = _CODE.sub(" ", text)
     numbers = [n.rstrip(".,") for n in _NUMBER.findall(text)]
     return tuple(dict.fromkeys([n for n in numbers if len(n) >= 3] + _QUOTED.findall(text)))
 

@@ -115,3 +115,20 @@ def test_a_made_up_code_is_unsupported_a_common_abbreviation_is_not():
     fee = "The monthly fee is USD 18,750."
     assert unsupported("What is the monthly fee?", fee, items,
                        infer_citations(fee, items, "What is the monthly fee?")) is None
+
+
+def test_the_numbers_of_a_reference_code_are_not_the_answers_figures():
+    items = _report("Services Agreement TWA-MSA-2025-017. The parties submit to the exclusive "
+                    "jurisdiction of the courts located in Chittenden County, Vermont.\n\n"
+                    "Agreement No. TWA-MSA-2025-017 - Confidential")
+
+    def check(question: str, answer: str):
+        return unsupported(question, answer, items, infer_citations(answer, items, question))
+
+    # Seen on the fact set: the right county, with the agreement's number as where it is said.
+    assert check("The courts of which county have exclusive jurisdiction under the agreement?",
+                 "The courts of Chittenden County have exclusive jurisdiction. This is stated in "
+                 "Services Agreement TWA-MSA-2025-017.") is None
+    # A figure of the claim is still checked: 2025 given as a headcount is not supported.
+    assert check("How many people work in Chittenden County?",
+                 "2025 people work there.") is not None
