@@ -252,8 +252,20 @@ def answer_figures(claim: str, question: str) -> list[str]:
     question does not already hold (a year in the question is not the answer's claim), without
     thousands separators."""
     asked = _numbers(question)
+    if not _ASKS_TIME.search(question):  # "Who signed?": the date beside the name is no claim
+        claim = _DATE.sub(" ", claim)
     figures = (n.replace(",", "") for n in answer_terms(claim) if _NUMBER.fullmatch(n))
     return [n for n in dict.fromkeys(figures) if n not in asked]
+
+
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
+           "december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+# A calendar date: "March 3, 2025", "3 March 2025", "2025-03-03".
+_DATE = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}"
+                   rf"(?:st|nd|rd|th)?\s+(?:{_MONTHS})\.?,?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\b",
+                   re.IGNORECASE)
+_ASKS_TIME = re.compile(r"\b(?:when|date|dates|dated|year|years|month|months|day|days|how long|"
+                        r"period|deadline|time)\b", re.IGNORECASE)
 
 
 def _numbers(text: str) -> set[str]:

@@ -132,3 +132,23 @@ def test_the_numbers_of_a_reference_code_are_not_the_answers_figures():
     # A figure of the claim is still checked: 2025 given as a headcount is not supported.
     assert check("How many people work in Chittenden County?",
                  "2025 people work there.") is not None
+
+
+def test_a_date_beside_a_name_is_not_the_claim_unless_the_question_asks_when():
+    items = _report("IN WITNESS WHEREOF, the parties have signed this Agreement.\n\n"
+                    "For Marrowby Home Goods, Inc. (the Client)\nSignature\n"
+                    "Name: Desmond Arkwright\nTitle: Vice President, Operations\n"
+                    "Date: March 3, 2025")
+
+    def check(question: str, answer: str):
+        return unsupported(question, answer, items, infer_citations(answer, items, question))
+
+    # Seen in the browser: the right name was refused because of the signature's date.
+    assert check("Who signed the agreement for the Client?",
+                 "Desmond Arkwright signed it for the Client on March 3, 2025.") is None
+    from engine.citations import answer_figures
+
+    assert answer_figures("The Client signed it on March 3, 2025.",  # asked when: the claim
+                          "When did the Client sign the agreement?") == ["2025"]
+    assert check("When did the Client sign the agreement?",
+                 "The Client signed it on June 9, 2031.") is not None  # a date nothing holds
