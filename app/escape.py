@@ -55,13 +55,6 @@ def literal(text: str, *, line_breaks: bool = True) -> str:
     return escaped.replace("\n", "  \n") if line_breaks else escaped
 
 
-def literal_chunks(chunks):
-    """`literal` over a stream of deltas (escaping is per character, so chunks may split
-    anywhere)."""
-    for chunk in chunks:
-        yield literal(chunk)
-
-
 def answer_markdown(text: str) -> str:
     """A model's answer as report Markdown: formatting kept, links, images, HTML, LaTeX and
     emoji codes neutralised (see the module docstring). Code blocks and inline code stay

@@ -6,8 +6,8 @@ thread; `status()` says at any moment whether it is loading, ready, remote or in
 
     host = EngineHost(settings, store).start()
     stream = host.stream("Samples", "What was revenue in 2024?")
-    for delta in stream: ...                       # text as the model writes it
-    stream.answer                                  # the stored Answer, citations checked
+    for delta in stream.deltas(): ...              # text as the model writes it
+    stream.result()                                # the stored Answer, citations checked
 
 Several sessions may ask at once. An in-process model answers one question at a time, so
 questions wait in a first-come, first-served `Line` and each stream says how many are ahead of
@@ -142,7 +142,7 @@ class EngineHost:
                 self._line = Line(None if remote else 1)
             stream = AnswerStream(analyst, self._line, collection, question, mode, chat)
             now = time.monotonic()
-            self._streams = [s for s in self._streams if not s.done or now - s.ended < KEEP_S]
+            self._streams = [s for s in self._streams if s.recent(now)]
             self._streams.append(stream)
         return stream
 
@@ -152,8 +152,7 @@ class EngineHost:
         reloads follows them again instead of losing them."""
         now = time.monotonic()
         with self._lock:
-            return [s for s in self._streams
-                    if s.chat == chat and (not s.done or now - s.ended < KEEP_S)]
+            return [s for s in self._streams if s.chat == chat and s.recent(now)]
 
 
 class Line:
@@ -209,8 +208,6 @@ def _message(exc: Exception) -> str:
     """What the UI shows for a failure: a DocScout error's own line (the collection was deleted
     meanwhile, the model folder is missing), a bug with its type."""
     return str(exc) if isinstance(exc, DocScoutError) else f"{type(exc).__name__}: {exc}"
-
-
 
 
 class AnswerStream:
@@ -278,6 +275,10 @@ class AnswerStream:
         """Whether the answer (or its error) is final and stored."""
         return self._finished
 
+    def recent(self, now: float) -> bool:
+        """Still being answered, or finished less than `KEEP_S` seconds before `now`."""
+        return not self.done or now - self.ended < KEEP_S
+
     @property
     def text(self) -> str:
         """What the model has written so far."""
@@ -313,7 +314,3 @@ class AnswerStream:
         """The stored answer, once done (waits up to `timeout_s`)."""
         self._thread.join(timeout_s)
         return self.answer
-
-    def __iter__(self) -> Iterator[str]:
-        """The text's pieces as they come (what `st.write_stream` consumes)."""
-        return (piece for piece in self.deltas() if piece)

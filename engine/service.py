@@ -28,7 +28,7 @@ from threading import Event
 from core.domain import STOP_MESSAGES, Answer, Mode, SegmentKind, StopReason, Usage
 from core.errors import EngineError
 from core.settings import Settings
-from engine.backends import Backend, Generation
+from engine.backends import Backend, Done, Generation
 from engine.citations import answer_citations
 from engine.grounding import not_found_text, unsupported
 from engine.packing import assemble
@@ -342,8 +342,7 @@ class Analyst:
                     [self.messages(c, question) for c in contexts])
 
     def _generate_each(self, requests: list[list[dict]], cancel: Event | None = None,
-                       on_done: Callable[[int, Generation], None] | None = None
-                       ) -> list[Generation]:
+                       on_done: Done | None = None) -> list[Generation]:
         """Every request in one batch; `on_done(index, generation)` exactly once per request,
         as it finishes. When the batch fails as a whole, the requests it finished are kept and
         each other one is retried alone, so a request the backend refuses fails only its own
