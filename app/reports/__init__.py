@@ -4,7 +4,8 @@
     run.py        answer every question in one batch (Analyst.ask_many), with progress
     footnotes.py  citations as numbered footnotes: page thumbnails, passages, code lines
     render.py     Markdown and HTML (everything from the spec, model or documents escaped);
-                  page_body: a stored report.html's body, for a page with its own styles
+                  page_body and report_css: a stored report.html's body and its styles, for
+                  a page that shows a report inside its own
     pdf.py        the HTML laid out as a PDF by PyMuPDF's Story
     service.py    run + render + store in one call; write the three files
 
@@ -12,7 +13,7 @@ The UI and the CLI use only what is exported here (and core.errors.SpecError for
 """
 
 from app.reports.footnotes import Footnote
-from app.reports.render import page_body
+from app.reports.render import page_body, report_css
 from app.reports.run import Progress, ReportItem, ReportRun, run_report
 from app.reports.service import FILES, create_report, render_report, write_report
 from app.reports.spec import Question, ReportSpec, Section, load_spec, parse_spec
@@ -31,6 +32,7 @@ __all__ = [
     "create_report",
     "load_spec",
     "page_body",
+    "report_css",
     "parse_spec",
     "render_report",
     "run_report",

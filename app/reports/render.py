@@ -19,6 +19,7 @@ import base64
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
@@ -206,10 +207,19 @@ def html_body(rendering: Rendering) -> str:
 def to_html(rendering: Rendering) -> str:
     """A self-contained HTML file (styles and thumbnails inline)."""
     return _TEMPLATES.get_template("page.html.j2").render(
-        title=rendering.run.spec.title, body=Markup(html_body(rendering)))
+        title=rendering.run.spec.title, css=Markup(report_css()),
+        body=Markup(html_body(rendering)))
 
 
-_BODY = re.compile(r"<body>\n?(.*)</body>", re.DOTALL)
+@lru_cache(maxsize=1)
+def report_css() -> str:
+    """The report's styles (templates/report.css), every rule under `.docscout-report`: the
+    HTML file's body has that class, and a page that shows a report inside its own (the web
+    UI's Reports page) wraps it in an element of that class, so the rules touch nothing else."""
+    return (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+
+
+_BODY = re.compile(r"<body[^>]*>\n?(.*)</body>", re.DOTALL)
 
 
 def page_body(page: str) -> str:

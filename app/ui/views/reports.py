@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from app.escape import literal
-from app.reports import create_report, page_body, parse_spec
+from app.reports import create_report, page_body, parse_spec, report_css
 from app.ui.services import services
 from app.ui.widgets import engine_status, error_box, pick_collection
 from core.domain import ReportInfo
@@ -28,21 +28,8 @@ MIME = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
 # still trigger. The HTML was rendered with everything from the spec, the model and the
 # documents escaped (Jinja2 autoescape, app.escape.answer_html: no link or image but the
 # footnotes' own anchors and data: thumbnails), and st.html runs it through DOMPurify and
-# executes no script: nothing in it is active and nothing is fetched.
-STYLE = """<style>
-.docscout-report .facts, .docscout-report .small { color: #666; font-size: .9em; }
-.docscout-report .failed, .docscout-report .error { background: #fff4f2;
-  border-left: 4px solid #c0392b; padding: .4em .8em; }
-.docscout-report table { border-collapse: collapse; font-size: .9em; }
-.docscout-report th, .docscout-report td { border: 1px solid #ddd; padding: .2em .5em;
-  vertical-align: top; }
-.docscout-report td.num { text-align: right; white-space: nowrap; }
-.docscout-report table.cite td { border: none; }
-.docscout-report img.thumb { width: 150px; border: 1px solid #ccc; }
-.docscout-report .note .label { color: #888; font-family: monospace; font-size: .85em; }
-.docscout-report .note.invalid .where { color: #c0392b; }
-.docscout-report .passage { font-style: italic; }
-</style>"""
+# executes no script: nothing in it is active and nothing is fetched. Its styles are the report
+# file's own (app.reports.report_css), every rule scoped to the wrapping element.
 
 
 def _template(collection: str) -> str:
@@ -115,4 +102,5 @@ for column, (kind, data) in zip(columns, [("md", stored.report.markdown),
     column.download_button(f"report.{kind}", data, file_name=f"report.{kind}", mime=MIME[kind],
                            key=f"dl-{shown.id}-{kind}", on_click="ignore")
 with st.container(border=True):
-    st.html(f'{STYLE}<div class="docscout-report">{page_body(stored.report.html)}</div>')
+    st.html(f'<style>{report_css()}</style>'
+            f'<div class="docscout-report">{page_body(stored.report.html)}</div>')
