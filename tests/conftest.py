@@ -122,3 +122,38 @@ def demo_tokenizer(cpu_demo):
     tokenizer = prompt_tokenizer(cpu_demo.profile)
     assert isinstance(tokenizer, HFPromptTokenizer)
     return tokenizer
+
+
+# --- the web UI under AppTest, with a test-double engine (tests/test_ui*.py) ---------------------
+
+UI_PAGES = ROOT / "app" / "ui" / "views"
+
+
+@pytest.fixture
+def fake(settings, counter):
+    """Services with a loaded fake engine over a store holding the contract and the charts;
+    yields (services, backend), the backend a FakeBackend behind the real Analyst and
+    EngineHost."""
+    from app.runtime import EngineHost, EngineState
+    from app.ui import services as ui_services
+    from engine.backends import FakeBackend
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    store = Store(settings)
+    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "Deal", store, settings)
+    backend = FakeBackend()
+    host = EngineHost(settings, store, lambda s, st: fake_analyst(s, st, counter, backend)).start()
+    assert host.wait(30).state == EngineState.READY
+    services = ui_services.Services(settings, store, host)
+    ui_services.use(services)
+    yield services, backend
+    ui_services.use(None)
+    store.close()
+
+
+def ui_page(name: str):
+    """An AppTest of one page of the web UI (app/ui/views/NAME.py)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(UI_PAGES / f"{name}.py"), default_timeout=60)

@@ -5,44 +5,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from streamlit.testing.v1 import AppTest
-
 from app.escape import literal
 from app.runtime import EngineHost, EngineState
 from app.ui import services as ui_services
-from engine.backends import FakeBackend
-from ingest.pipeline import ingest_paths
-from storage.repository import Store
 
-from .conftest import ROOT, SAMPLE_DOCS, fake_analyst
-
-PAGES = ROOT / "app" / "ui" / "views"
-TIMEOUT = 60
-
-
-@pytest.fixture
-def fake(settings, counter):
-    """Services with a loaded fake engine over a store holding the contract and the charts."""
-    store = Store(settings)
-    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "Deal", store, settings)
-    backend = FakeBackend()
-    host = EngineHost(settings, store, lambda s, st: fake_analyst(s, st, counter, backend)).start()
-    assert host.wait(30).state == EngineState.READY
-    services = ui_services.Services(settings, store, host)
-    ui_services.use(services)
-    yield services, backend
-    ui_services.use(None)
-    store.close()
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+from .conftest import ui_page
 
 
 def test_library_lists_documents_and_deletes_one(fake):
     services, _ = fake
-    at = _page("library").run()
+    at = ui_page("library").run()
     assert not at.exception
     assert at.title[0].value == "Library"
     [table] = at.dataframe
@@ -58,7 +30,7 @@ def test_library_lists_documents_and_deletes_one(fake):
 
 def test_library_creates_and_deletes_collections(fake):
     services, _ = fake
-    at = _page("library").run()
+    at = ui_page("library").run()
     at.text_input(key="new-collection-name").input("Code review")
     at.button(key="create-collection").click().run()
     assert "Code review" in {c.name for c in services.store.collections()}
@@ -71,7 +43,7 @@ def test_library_creates_and_deletes_collections(fake):
 def test_ask_streams_an_answer_with_citation_chips_and_a_preview(fake):
     services, backend = fake
     backend.enqueue("The monthly fee is US$18,750 [D3 p.1]; also [D9 p.4].")
-    at = _page("ask").run()
+    at = ui_page("ask").run()
     assert not at.exception
     meter = at.get("progress")[0].proto.text
     assert "window" in meter and "full mode" in meter  # as the engine decides it (Analyst.plan)
@@ -104,7 +76,7 @@ def test_ask_is_closed_while_the_engine_loads(fake, settings):
 
     loading = EngineHost(settings, services.store, slow_open).start()
     ui_services.use(ui_services.Services(settings, services.store, loading))
-    at = _page("ask").run()
+    at = ui_page("ask").run()
     assert at.chat_input(key="question").proto.disabled
     assert any("loading" in i.value for i in at.info)
     gate.set()
@@ -119,7 +91,7 @@ def test_history_reopens_answers_with_their_citations(fake):
     backend.enqueue("Fee: US$18,750 [D3 p.1].")
     analyst = services.host.analyst
     analyst.ask("Deal", "What is the fee?")
-    at = _page("history").run()
+    at = ui_page("history").run()
     assert not at.exception
     labels = [e.label for e in at.expander]
     assert any("What is the fee" in label for label in labels)
@@ -136,7 +108,7 @@ def test_document_text_is_never_markup():
 
 def test_reports_page_runs_a_spec_and_offers_the_three_files(fake):
     services, backend = fake
-    at = _page("reports").run()
+    at = ui_page("reports").run()
     assert not at.exception
     at.text_area(key="spec").input("title: T\ncollection: Nope\nsections: []\n")
     at.button(key="run-report").click().run()
@@ -156,7 +128,7 @@ def test_reports_page_runs_a_spec_and_offers_the_three_files(fake):
 def test_a_chat_is_stored_reopened_after_a_reload_and_followed_up(fake):
     services, backend = fake
     backend.enqueue("The monthly fee is US$18,750 [D3 p.1].", "Net 30 days [D3 p.1].")
-    at = _page("ask").run()
+    at = ui_page("ask").run()
     at.chat_input(key="question").set_value("What is the monthly fee?").run()
     assert not at.exception, at.exception
     chat_id = int(at.query_params["chat"][0] if isinstance(at.query_params["chat"], list)
@@ -167,7 +139,7 @@ def test_a_chat_is_stored_reopened_after_a_reload_and_followed_up(fake):
     assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
     assert "18,750" in follow_up[2]["content"]
 
-    reloaded = _page("ask")  # a new browser session opening the chat's address
+    reloaded = ui_page("ask")  # a new browser session opening the chat's address
     reloaded.query_params["chat"] = str(chat_id)
     reloaded.run()
     assert not reloaded.exception, reloaded.exception
@@ -191,7 +163,7 @@ def test_a_stopped_answer_keeps_its_text_marked_stopped(fake):
     stream.stop()
     answer = stream.result(10)
     assert answer.stop_reason.value == "cancelled" and answer.text.startswith("The monthly")
-    at = _page("ask")
+    at = ui_page("ask")
     at.query_params["chat"] = str(chat.id)
     at.run()
     assert any("stopped by the user" in w.value for w in at.warning)
@@ -206,7 +178,7 @@ def test_a_question_behind_another_users_waits_and_its_footer_counts_the_wait(fa
                     "thirty days, with interest on late sums [D3 p.1].",  # 20 words: 1.6 s
                     "US$18,750 [D3 p.1].")
     other = services.store.start_chat("Deal", "another user's chat")
-    at = _page("ask").run()
+    at = ui_page("ask").run()
     ahead = services.host.stream("Deal", "Summarise the payment terms.", chat=other.id)
     at.chat_input(key="question").set_value("What is the monthly fee?").run()
     assert not at.exception, at.exception

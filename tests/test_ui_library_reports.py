@@ -6,43 +6,17 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.reports import parse_spec
-from app.runtime import EngineHost, EngineState
-from app.ui import services as ui_services
 from core.domain import StopReason
-from engine.backends import FakeBackend, Generation
-from ingest.pipeline import ingest_paths
-from storage.repository import Store
+from engine.backends import Generation
 
-from .conftest import ROOT, SAMPLE_DOCS, fake_analyst
+from .conftest import ui_page
 
-PAGES = ROOT / "app" / "ui" / "views"
-TIMEOUT = 60
 # An image that would be fetched, a link, HTML and a Streamlit colour directive.
 HOSTILE = "![x](http://127.0.0.1:8999/t.png) [link](http://x) <b>html</b> :red[red]"
 RAW = ("![x](", "](http://", "<b>html</b>", ":red[red]", ":red[")
-
-
-@pytest.fixture
-def fake(settings, counter):
-    """Services with a loaded fake engine over a store holding the contract and the charts."""
-    store = Store(settings)
-    ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "Deal", store, settings)
-    backend = FakeBackend()
-    host = EngineHost(settings, store, lambda s, st: fake_analyst(s, st, counter, backend)).start()
-    assert host.wait(30).state == EngineState.READY
-    services = ui_services.Services(settings, store, host)
-    ui_services.use(services)
-    yield services, backend
-    ui_services.use(None)
-    store.close()
-
-
-def _page(name: str) -> AppTest:
-    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
 
 
 def _rendered(at: AppTest) -> list[str]:
@@ -65,7 +39,7 @@ def _shows_nothing_raw(at: AppTest) -> None:
 def test_library_shows_a_hostile_collection_name_literally(fake):
     services, _ = fake
     services.store.ensure_collection(HOSTILE)
-    at = _page("library")
+    at = ui_page("library")
     at.session_state["collection"] = HOSTILE
     at.run()
     assert not at.exception, at.exception
@@ -90,7 +64,7 @@ def test_library_shows_a_hostile_collection_name_literally(fake):
 
 def test_the_upload_box_empties_after_an_ingest(fake):
     services, _ = fake
-    at = _page("library").run()
+    at = ui_page("library").run()
     [box] = at.file_uploader
     box.set_value(("notes.md", b"# Notes\n\nThe budget is 5 dollars.\n", "text/markdown")).run()
     at.button(key="ingest").click().run()
@@ -106,7 +80,7 @@ def test_the_upload_box_empties_after_an_ingest(fake):
 
 
 def test_library_table_shows_a_count_for_every_document(fake):
-    at = _page("library").run()
+    at = ui_page("library").run()
     table = at.dataframe[0].value
     counts = dict(zip(table["document"], table["pages/files"]))
     assert counts == {"contract.pdf": 2, "charts/revenue_by_quarter.png": 1,
@@ -116,7 +90,7 @@ def test_library_table_shows_a_count_for_every_document(fake):
 def test_reports_page_shows_the_report_and_counts_a_looping_answer_as_failed(fake):
     services, backend = fake
     title = "Fees ![i](http://127.0.0.1:8999/t.png) <b>html</b> :red[red]"
-    at = _page("reports").run()
+    at = ui_page("reports").run()
     at.text_area(key="spec").input(
         f"title: \"{title}\"\ncollection: Deal\nsections:\n  - heading: Money\n    questions:\n"
         "      - What is the monthly fee?\n      - What is the onboarding fee?\n")
@@ -144,7 +118,7 @@ def test_reports_page_shows_the_report_and_counts_a_looping_answer_as_failed(fak
 def test_reports_page_with_a_hostile_collection_name(fake):
     services, _ = fake
     services.store.ensure_collection(HOSTILE)
-    at = _page("reports")
+    at = ui_page("reports")
     at.session_state["collection"] = HOSTILE
     at.run()
     assert not at.exception, at.exception
