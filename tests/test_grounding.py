@@ -22,8 +22,10 @@ def _items():
     return assemble(coll, "q", Words(), 10**6, max_images=10).items
 
 
-def _check(question: str, answer: str):
-    items = _items()
+def _check(question: str, answer: str, items=None):
+    """The support check of `answer`, its citations inferred as the Analyst infers them, over
+    `items` (default: `_items()`)."""
+    items = _items() if items is None else items
     return unsupported(question, answer, items, infer_citations(answer, items, question))
 
 
@@ -80,7 +82,7 @@ def test_a_figure_from_another_line_is_unsupported():
                     "Ada Wren, our Chief Executive Officer, also chairs the salary committee.")
 
     def check(question: str, answer: str):
-        return unsupported(question, answer, items, infer_citations(answer, items, question))
+        return _check(question, answer, items)
 
     salary = check("What is the annual salary of the Chief Executive Officer?",
                    "The Chief Executive Officer's annual salary is $12.3 million.")
@@ -123,7 +125,7 @@ def test_the_numbers_of_a_reference_code_are_not_the_answers_figures():
                     "Agreement No. TWA-MSA-2025-017 - Confidential")
 
     def check(question: str, answer: str):
-        return unsupported(question, answer, items, infer_citations(answer, items, question))
+        return _check(question, answer, items)
 
     # Seen on the fact set: the right county, with the agreement's number as where it is said.
     assert check("The courts of which county have exclusive jurisdiction under the agreement?",
@@ -141,7 +143,7 @@ def test_a_date_beside_a_name_is_not_the_claim_unless_the_question_asks_when():
                     "Date: March 3, 2025")
 
     def check(question: str, answer: str):
-        return unsupported(question, answer, items, infer_citations(answer, items, question))
+        return _check(question, answer, items)
 
     # Seen in the browser: the right name was refused because of the signature's date.
     assert check("Who signed the agreement for the Client?",
