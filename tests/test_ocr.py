@@ -33,6 +33,8 @@ def test_values_go_to_the_label_under_them_ticks_and_titles_are_not_values():
     assert text.split(VALUES)[1].strip().splitlines() == ["North East: $1.5M", "South: $2.9M"]
     assert "Axis ticks: 0, 100, 200, 300" in text
     assert "Sales 2023 (total: 412)" in text and "mn" not in text and "=" not in text
+    # the values come once, beside their labels, not also as rows of bare values
+    assert text.count("$1.5M") == text.count("$2.9M") == 1
 
 
 def test_plain_text_in_an_image_gets_no_values_section():
@@ -56,7 +58,9 @@ def test_sample_charts_are_read_with_their_values_by_label(settings, chart, pair
     image, text = parsed.segments
     assert image.kind == SegmentKind.IMAGE and text.kind == SegmentKind.TEXT
     assert text.locator == image.locator and text.tokens > 0
-    assert text.text.split(VALUES)[1].strip().splitlines() == pairs
+    read, by_label = text.text.split(VALUES)
+    assert by_label.strip().splitlines() == pairs
+    assert not any(value.split(": ")[1] in read for value in pairs)  # no bare values above
 
 
 @needs_tesseract
@@ -66,3 +70,21 @@ def test_a_chart_is_found_by_search_through_its_ocr_text(settings):
     [hit, *_] = store.search("Charts", "Manufacturing headcount", 5)
     assert hit.source.endswith("headcount_by_team.png") and "Manufacturing" in hit.segment.text
     store.close()
+
+
+@needs_tesseract
+def test_a_chart_pasted_into_a_pdf_as_a_picture_is_read_into_its_page_text(settings):
+    from ingest.ocr import FIGURE_HEADER
+    from ingest.pdf import parse_pdf
+
+    data = (SAMPLE_DOCS / "report.pdf").read_bytes()
+    texts = {s.locator.page: s.text for s in parse_pdf(FileInput("report.pdf", data), settings)
+             .segments if s.kind == SegmentKind.TEXT}
+    page = texts[3]  # page 3 shows the revenue chart as a raster, with no text layer over it
+    written, read = page.split(FIGURE_HEADER)
+    assert written.startswith("Revenue by Quarter")  # the page's own text comes first
+    assert read.split(VALUES)[1].strip().splitlines()[:2] == ["Q1 2024: $31.2M",
+                                                             "Q2 2024: $35.8M"]
+    assert all(FIGURE_HEADER not in texts[p] for p in (1, 2, 5))  # no raster figure there
+    plain = parse_pdf(FileInput("report.pdf", data), settings.model_copy(update={"ocr": False}))
+    assert all(FIGURE_HEADER not in s.text for s in plain.segments)
