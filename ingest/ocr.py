@@ -63,21 +63,23 @@ def tessdata() -> str | None:
         return None
 
 
-def image_words(data: bytes, language: str = "eng") -> list[Word]:
+def image_words(data: bytes, language: str = "eng", zoom: float = 2.0) -> list[Word]:
     """The words Tesseract reads in an encoded image (PNG or JPEG), with their boxes (in the
-    image's pixels). Read at twice the image's size, its longer side at most `MAX_OCR_SIDE`."""
+    image's pixels). Read at `zoom` times the image's size, its longer side at most
+    `MAX_OCR_SIDE` (Tesseract's time grows with the pixels it reads)."""
     with pymupdf.open(stream=data) as image, pymupdf.open("pdf", image.convert_to_pdf()) as pdf:
         page = pdf[0]
-        scale = min(2.0, MAX_OCR_SIDE / max(page.rect.width, page.rect.height, 1))
+        scale = min(zoom, MAX_OCR_SIDE / max(page.rect.width, page.rect.height, 1))
         textpage = page.get_textpage_ocr(language=language, dpi=round(72 * scale), full=True,
                                          tessdata=tessdata())
         return [Word(x0, y0, x1, y1, text)
                 for x0, y0, x1, y1, text, *_ in page.get_text("words", textpage=textpage)]
 
 
-def image_text(data: bytes, language: str = "eng", header: str = HEADER) -> str:
+def image_text(data: bytes, language: str = "eng", header: str = HEADER,
+               zoom: float = 2.0) -> str:
     """What an image says, for search and text-only models ("" when it holds no words)."""
-    return chart_text(image_words(data, language), header)
+    return chart_text(image_words(data, language, zoom), header)
 
 
 def chart_text(words: list[Word], header: str = HEADER) -> str:

@@ -3,6 +3,8 @@ searchable and readable by a text-only model."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from core.domain import SegmentKind
@@ -86,5 +88,28 @@ def test_a_chart_pasted_into_a_pdf_as_a_picture_is_read_into_its_page_text(setti
     assert read.split(VALUES)[1].strip().splitlines()[:2] == ["Q1 2024: $31.2M",
                                                              "Q2 2024: $35.8M"]
     assert all(FIGURE_HEADER not in texts[p] for p in (1, 2, 5))  # no raster figure there
-    plain = parse_pdf(FileInput("report.pdf", data), settings.model_copy(update={"ocr": False}))
-    assert all(FIGURE_HEADER not in s.text for s in plain.segments)
+    for off in ({"ocr": False}, {"ocr_figures": False}):
+        plain = parse_pdf(FileInput("report.pdf", data), settings.model_copy(update=off))
+        assert all(FIGURE_HEADER not in s.text for s in plain.segments)
+
+
+def test_photos_are_not_read_graphics_are():
+    import pymupdf
+    from PIL import Image as PILImage
+
+    from ingest.pdf import _flat
+
+    # a photo's spread of colours: red across, green down, blue along the diagonal
+    noise = PILImage.merge("RGB", [PILImage.linear_gradient("L").rotate(90).resize((300, 200)),
+                                   PILImage.linear_gradient("L").resize((300, 200)),
+                                   PILImage.radial_gradient("L").resize((300, 200))])
+    chart = PILImage.new("RGB", (300, 200), "white")
+    chart.paste((60, 120, 200), (40, 60, 90, 190))
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for image, rect in [(noise, (50, 50, 350, 250)), (chart, (50, 400, 350, 600))]:
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        page.insert_image(pymupdf.Rect(*rect), stream=out.getvalue())
+    assert not _flat(page, pymupdf.Rect(50, 50, 350, 250))
+    assert _flat(page, pymupdf.Rect(50, 400, 350, 600))
