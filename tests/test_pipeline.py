@@ -294,7 +294,7 @@ def test_a_file_named_pdf_that_is_not_one_says_what_it_is(tmp_path, store, setti
         Status.OK, DocumentKind.IMAGE)
     scan = outcomes["scan.png"]
     assert (scan.status, scan.kind) == (Status.FAILED, DocumentKind.IMAGE)
-    assert scan.error == ("not a readable image: the content is none of PNG, JPEG, GIF, WebP, "
-                          "TIFF or BMP (it is text)")
+    assert scan.error == ("not a PNG: the content looks like text; DocScout reads PNG, JPEG, "
+                          "GIF, WebP, TIFF and BMP images")
     stored = {d.source: d for d in store.documents("c")}
     assert (stored["bad.pdf"].kind, stored["bad.pdf"].error) == (DocumentKind.PDF, bad.error)
