@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import hashlib
 import logging
 import os
@@ -492,15 +493,14 @@ def _watch_parent(parent: int) -> None:
 
 
 def _store_failure(store: Store, collection: str, outcome: Outcome) -> Outcome:
-    """A document refused before parsing is listed in the collection too, with its error."""
+    """A document refused before parsing is listed in the collection too, with its error; when
+    the database cannot take even that, the outcome says so beside its own error."""
     parsed = ParsedDocument.failed(source=outcome.source, kind=outcome.kind or DocumentKind.TEXT,
                                    sha256="", error=outcome.error or "failed")
-    try:
-        store.save(collection, parsed, PARSER_VERSION)
-    except StorageError as exc:
-        return Outcome(outcome.source, outcome.status, outcome.kind, outcome.error,
-                       note=f"not recorded: {exc}")
-    return outcome
+    stored = _store(store, collection, parsed)
+    if stored.error != parsed.document.error:
+        return dataclasses.replace(outcome, note=stored.error)
+    return stored
 
 
 def _original(job: Job, parsed: ParsedDocument, settings: Settings) -> Original | None:
