@@ -3,8 +3,9 @@
 1. Plan: expand the given paths into jobs. Whatever one path turns out to be (missing,
    unreadable, a FIFO, a folder nested thousands deep, a name that is not UTF-8), it becomes
    outcomes of its own and never stops the batch; folders are walked with a stack, not
-   recursion, and an unreadable sub-folder is a failed outcome beside the readable rest. A folder that looks like a software project, or a zip
-   or tar of one, becomes one codebase job; other folders and archives (a legal archive full of
+   recursion, and an unreadable sub-folder is a failed outcome beside the readable rest.
+   A folder that looks like a software project, or a zip or tar of one, becomes one codebase
+   job; other folders and archives (a legal archive full of
    PDFs) are opened and every member becomes its own job. A folder's `.docscoutignore`
    (gitignore syntax) keeps what it matches out, in that folder and below. Bytes are hashed
    here, and a job whose sha256 is already stored in the collection is reported `unchanged`

@@ -1,9 +1,9 @@
 """Plain text (.txt, .md, .rst, .csv-like) as one TEXT document of line-addressed segments.
 
 Bytes are decoded as UTF-8, or as UTF-16 or UTF-32 when a byte-order mark says so or, without
-one, when NUL bytes sit where those encodings put them (`text_encoding`). Bytes that are
-not valid in the encoding do not fail the document: they become U+FFFD and the document is stored `partial`
-with the note "not valid UTF-8: decoded with replacement characters", so a user knows why some
+one, when NUL bytes sit where those encodings put them (`text_encoding`). Bytes that are not
+valid in the encoding do not fail the document: they become U+FFFD and the document is stored
+`partial` with the note "not valid UTF-8: decoded with replacement characters", so a user knows why some
 characters look wrong. Lines are counted as editors count them (CRLF, CR and LF each end a
 line), and each segment covers at most MAX_SEGMENT_LINES lines, cut before a Markdown heading or
 after a blank line where the text offers one, so a citation `notes.md:41-80` lands on a readable
