@@ -5,10 +5,9 @@
    outcomes of its own and never stops the batch; folders are walked with a stack, not
    recursion, and an unreadable sub-folder is a failed outcome beside the readable rest.
    A folder that looks like a software project, or a zip or tar of one, becomes one codebase
-   job; other folders and archives (a legal archive full of
-   PDFs) are opened and every member becomes its own job. A folder's `.docscoutignore`
-   (gitignore syntax) keeps what it matches out, in that folder and below. Bytes are hashed
-   here, and a job whose sha256 is already stored in the collection is reported `unchanged`
+   job; other folders and archives (a legal archive full of PDFs) are opened and every member
+   becomes its own job. A folder's `.docscoutignore` (gitignore syntax) keeps what it matches
+   out, in that folder and below. Bytes are hashed here, and a job whose sha256 is already stored in the collection is reported `unchanged`
    without being parsed.
 2. Parse: jobs run in worker processes (one per core), because PDF extraction is CPU-bound.
    A parser error, or even a crashed worker, fails that one document and never the batch.
