@@ -463,18 +463,18 @@ def _parse_isolated(job: Job, settings: Settings) -> ParsedDocument:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent,
-                               initargs=(os.getpid(),))
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
 
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
-    """Runs in each worker as it starts: exit when the process that started the pool dies (a
-    kill -9 of the CLI), instead of parsing on as an orphan holding hundreds of MB. Linux kills
-    the worker at once (prctl PR_SET_PDEATHSIG); a watching thread covers other systems, and
-    a worker whose parent died before any of this ran."""
+def _die_with_parent() -> None:
+    """Runs in each worker as it starts: exit when the process that started it dies (a kill -9
+    of the CLI; or of the fork server, which exits with the CLI), instead of parsing on as an
+    orphan holding hundreds of MB. Linux kills the worker at once (prctl PR_SET_PDEATHSIG); a
+    thread watching for a new parent covers other systems."""
+    parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
