@@ -36,7 +36,8 @@ class Sessions:
             self._engine = make_engine(self.url)
             migrate(self._engine)
         except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
-            raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
+            detail = database_problem(exc) if isinstance(exc, DBAPIError) else exc
+            raise StorageError(f"cannot open the database {self.url}: {detail}") from exc
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -89,6 +90,8 @@ def database_problem(exc: DBAPIError) -> str:
         return f"the database cannot be written: the disk is full ({said}); free some space"
     if "readonly" in lower or "read-only" in lower:
         return f"the database is read-only ({said})"
+    if "unable to open" in lower:
+        return f"{said} (is its folder missing, or on a read-only disk?)"
     if "locked" in lower or "busy" in lower:
         return f"the database is locked by another process ({said}); try again"
     if isinstance(exc, IntegrityError):

@@ -118,6 +118,44 @@ def test_a_locked_database_fails_each_document_in_one_line(tmp_path, monkeypatch
     store.close()
 
 
+# --- a read-only database -------------------------------------------------------------------
+
+
+def test_a_read_only_database_fails_each_document_in_one_line(tmp_path, monkeypatch):
+    """SQLite's own refusal to write (query_only: the error a read-only file gives, which
+    chmod cannot produce for root)."""
+    settings = Settings(data_dir=tmp_path / "data", workers=1)
+    writable = Store(settings)
+    folder = _texts(tmp_path / "docs", 2, 2_000, "readonly")
+    ingest_paths([folder / "readonly-0.txt"], "c", writable, settings)
+    writable.close()
+    pragmas = storage.db._sqlite_pragmas
+
+    def read_only(connection, record) -> None:
+        pragmas(connection, record)
+        connection.execute("PRAGMA query_only=ON")
+
+    monkeypatch.setattr(storage.db, "_sqlite_pragmas", read_only)
+    store = Store(settings)
+    outcomes = {o.source: o for o in ingest_paths([folder], "c", store, settings)}
+    store.close()
+    assert outcomes["docs/readonly-0.txt"].status == Status.UNCHANGED
+    failed = outcomes["docs/readonly-1.txt"]
+    assert failed.status == Status.FAILED
+    assert failed.error.startswith("not stored: the database is read-only"), failed.error
+    _integrity(settings.data_dir / "docscout.db")
+
+
+def test_a_database_on_a_read_only_disk_is_one_line(small_disk, tmp_path):
+    env = {"DOCSCOUT_DATA_DIR": str(small_disk / "data")}
+    first = _texts(tmp_path / "first", 1, 2_000, "rodisk")
+    assert _run(["ingest", str(first), "-c", "c"], env)[0] == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    code, out, err = _run(["ingest", str(first), "-c", "c"], env)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("Error: cannot open the database") and "read-only disk" in err
+
+
 # --- kill -9 -----------------------------------------------------------------------------------
 
 
