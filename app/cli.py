@@ -59,15 +59,22 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+# No exists=True: a missing or unreadable path is a failed document of the batch, reported with
+# the others, not a usage error that keeps the readable paths beside it out.
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--collection", "-c", required=True, help="Collection to add the documents to.")
 @click.option("--workers", type=int, default=None, help="Parallel extraction processes (default: cores).")
+@click.option("--replace", is_flag=True,
+              help="Store new versions even where they read worse (partial) than the stored ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per document.")
-def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, as_json: bool) -> None:
+def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, replace: bool,
+           as_json: bool) -> None:
     """Ingest PDFs, images, text, code folders and zip/tar archives into a collection.
 
     A file whose content is already stored is reported `unchanged` and costs nothing. One bad
-    file never stops the batch; the exit status is 1 when any document failed.
+    file (or a missing path) never stops the batch; the exit status is 1 when any document
+    failed. A new version that reads worse than the stored one (partial where the stored one
+    read fully) is not stored unless --replace.
     """
     settings = get_settings()
     if workers is not None:
@@ -79,7 +86,7 @@ def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, as_jso
             bar.set_postfix_str(outcome.source[-40:], refresh=False)
             bar.update(done - bar.n)
 
-        outcomes = ingest_paths(list(paths), collection, store, settings, progress)
+        outcomes = ingest_paths(list(paths), collection, store, settings, progress, replace)
     if as_json:
         _echo_json([_outcome_json(o) for o in outcomes])
     else:

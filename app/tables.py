@@ -56,7 +56,7 @@ def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
     for o in outcomes:
         doc = o.document
         rows.append([o.source, o.status.value, doc.text_tokens if doc else 0,
-                     doc.image_tokens if doc else 0, o.error or o.note])
+                     doc.image_tokens if doc else 0, o.message])
     counts = Counter(o.status for o in outcomes)
     tally = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
     return f"{format_table(headers, rows)}\n\n{len(outcomes)} documents into {collection!r}: {tally}"

@@ -12,16 +12,24 @@
    reading and tokenizing its files (one core). Target: <= 2x the floor.
 3. Memory: peak RSS (the `docscout ingest` process and its workers together) ingesting a
    generated 2,000-page PDF. Target: under 1 GB.
+4. Hostile inputs: peak RSS and seconds of `docscout ingest` on the worst single inputs found by
+   the hostile-input suite (tests/test_hostile.py): one-line text files of 50 MB and of nearly
+   max_file_bytes, a 1 MB tar.gz expanding to 1 GiB, a folder nested 2,000 levels deep.
+   Targets: every peak under 1 GB; the bomb refused in under 1 s.
+
+    python bench/ingest.py --only-hostile   # section 4 alone (about a minute)
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -134,8 +142,9 @@ def make_big_pdf(path: Path, pages: int) -> None:
     doc.save(path, garbage=3, deflate=True)
 
 
-def peak_rss_of_cli(pdf: Path, workdir: Path) -> tuple[float, float, str]:
-    env = {"DOCSCOUT_DATA_DIR": str(workdir / "big-db"), "PATH": str(Path(sys.executable).parent)}
+def peak_rss_of_cli(pdf: Path, workdir: Path, db: str = "big-db") -> tuple[float, float, str]:
+    env = {"DOCSCOUT_DATA_DIR": str(workdir / db), "PATH": str(Path(sys.executable).parent),
+           "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "app.cli", "ingest", str(pdf), "--collection", "big", "--json"]
     start = time.perf_counter()
     proc = psutil.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -152,6 +161,77 @@ def peak_rss_of_cli(pdf: Path, workdir: Path) -> tuple[float, float, str]:
     return peak / GB, time.perf_counter() - start, status
 
 
+class _Zeros(io.RawIOBase):
+    """n zero bytes, streamed (a bomb is written without holding it in memory)."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def hostile_inputs(workdir: Path) -> list[tuple[str, Path]]:
+    """The worst single inputs the hostile-input suite found, at full size."""
+    limit = Settings().max_file_bytes
+    inputs = []
+    for label, size in (("one-line text, 50 MiB", 50 * 2**20),
+                        ("one-line text, max_file_bytes - 1 MiB", limit - 2**20)):
+        path = workdir / f"one-line-{size >> 20}.txt"
+        with path.open("wb") as out:
+            phrase = b"lorem ipsum dolor sit amet, "
+            for _ in range(size // (len(phrase) * 4096)):
+                out.write(phrase * 4096)
+        inputs.append((label, path))
+    bomb = workdir / "bomb.tar.gz"
+    with tarfile.open(bomb, "w:gz", compresslevel=9) as tf:
+        info = tarfile.TarInfo("zeros.txt")
+        info.size = 2**30
+        tf.addfile(info, _Zeros(info.size))
+    inputs.append((f"tar.gz bomb ({bomb.stat().st_size >> 10} KiB -> 1 GiB)", bomb))
+    deep = folder = workdir / "deep"
+    deep.mkdir()
+    for _ in range(2000):  # os.makedirs recurses: one level at a time
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "bottom.txt").write_text("the bottom of a deep folder\n")
+    inputs.append(("folder nested 2,000 levels", deep))
+    return inputs
+
+
+def seconds_to_ingest(path: Path, data_dir: Path) -> float:
+    settings = Settings(data_dir=data_dir, workers=1)
+    store = Store(settings)
+    start = time.perf_counter()
+    ingest_paths([path], "bench", store, settings)
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed
+
+
+def hostile_section(workdir: Path) -> None:
+    print("\n[hostile] docscout ingest of the worst single inputs (CLI + workers)")
+    worst = ("", 0.0)
+    for i, (label, path) in enumerate(hostile_inputs(workdir)):
+        peak_gb, seconds, status = peak_rss_of_cli(path, workdir, db=f"hostile-db-{i}")
+        status = "ok" if status == "ok" else "failed item" if status.startswith("exit 1") else status
+        print(f"  {label:40} peak RSS {peak_gb:5.2f} GB  {seconds:6.1f} s  ({status})")
+        if "bomb" in label:
+            refused_s = seconds_to_ingest(path, workdir / f"bomb-db-{i}")
+            print(f"  {'':40} refused in {refused_s:.2f} s (in process, no CLI start)  "
+                  f"target < 1 s  {verdict(refused_s < 1)}")
+        worst = max(worst, (label, peak_gb), key=lambda w: w[1])
+    print(f"  worst: {worst[0]}: peak RSS {worst[1]:.2f} GB  target < 1 GB  "
+          f"{verdict(worst[1] < 1)}")
+    subprocess.run(["rm", "-rf", str(workdir / "deep")], check=True)  # shutil.rmtree recurses
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
@@ -161,8 +241,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus" / "pdfs")
     parser.add_argument("--pages", type=int, default=2000, help="pages of the generated PDF")
     parser.add_argument("--skip-llm", action="store_true", help="skip pymupdf4llm (slow)")
+    parser.add_argument("--only-hostile", action="store_true", help="run section 4 alone")
     args = parser.parse_args()
     print(f"cores: {psutil.cpu_count()}, python {sys.version.split()[0]}, PyMuPDF {pymupdf.VersionBind}")
+    if args.only_hostile:
+        with tempfile.TemporaryDirectory() as tmp:
+            hostile_section(Path(tmp))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -214,6 +299,8 @@ def main() -> None:
         print(f"\n[memory] generated {args.pages}-page PDF ({big.stat().st_size / 2**20:.1f} MiB)")
         print(f"  peak RSS, CLI + workers: {peak_gb:.2f} GB in {big_s:.1f} s ({status})  "
               f"target < 1 GB  {verdict(peak_gb < 1)}")
+
+        hostile_section(workdir)
 
 
 if __name__ == "__main__":

@@ -326,6 +326,8 @@ class SaveResult(StrEnum):
     STORED = "stored"  # a new document
     REPLACED = "replaced"  # a new version of a source that was already stored
     KEPT_PREVIOUS = "kept_previous"  # the new version failed; the readable old one stays
+    KEPT_BETTER = "kept_better"  # the new version reads worse (partial over ok); the old stays
+    UNCHANGED = "unchanged"  # the same content was already stored (by a concurrent ingest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,14 @@ Declared sizes are never trusted alone: every member is read with a bounded read
 and tar streams are read sequentially ("r|*") while counting compressed bytes consumed, so the
 archive-level ratio is checked as the stream is decompressed (a tar has no per-member compressed
 size: for tar that stream check is the ratio guard; a refused member, which the stream must still
-decompress to skip, counts toward the total at once and toward the ratio once it is behind).
+decompress to skip, is read through chunk by chunk under the same check, so a bomb member is
+stopped a few MB in, not decompressed to the end).
 Ratios are only judged once more than `RATIO_FLOOR_BYTES` have expanded: a 20 KB file of spaces
 is legitimate, a 1 GB one is a bomb.
+
+Member names that are not valid UTF-8 (tar keeps raw bytes) are returned with those bytes escaped
+(ingest.base.display_name); two members with the same name (an archive may hold both) keep their
+own bytes under distinct names, `a.pdf` and `a (2).pdf`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import IO, BinaryIO
 
 from core.errors import IngestError
 from core.settings import Settings
+from ingest.base import display_name
 from ingest.code_rules import human_size
 
 RATIO_FLOOR_BYTES = 1024 * 1024
@@ -199,8 +205,27 @@ def read_archive(name: str, source: bytes | Path, settings: Settings) -> Archive
     Raises IngestError when the archive as a whole is unreadable or over a limit."""
     head = source[:4096] if isinstance(source, bytes) else _read_head(name, source)
     if head.startswith(_ZIP_MAGIC):
-        return _read_zip(name, source, settings)
-    return _read_tar(name, source, settings)
+        return _named_apart(_read_zip(name, source, settings))
+    return _named_apart(_read_tar(name, source, settings))
+
+
+def _named_apart(contents: ArchiveContents) -> ArchiveContents:
+    """Names that can be stored and shown, and distinct: a second `a.pdf` becomes `a (2).pdf`,
+    so each member keeps its own bytes under a name of its own."""
+    taken: set[str] = set()
+    members = []
+    for path, data in contents.members:
+        unique = display_name(path)
+        n = 2
+        while unique in taken:
+            folder, slash, base = display_name(path).rpartition("/")
+            stem, dot, ext = base.rpartition(".")
+            base = f"{stem} ({n}).{ext}" if dot and stem else f"{base} ({n})"
+            unique, n = folder + slash + base, n + 1
+        taken.add(unique)
+        members.append((unique, data))
+    refused = [(display_name(path), reason) for path, reason in contents.refused]
+    return ArchiveContents(members, refused)
 
 
 def _read_head(name: str, path: Path) -> bytes:
@@ -318,9 +343,7 @@ def _read_tar_stream(
             budget.add(len(data), counter.consumed)
             contents.members.append((member_path(info.name), data))
         else:
-            # The stream decompresses a refused member to get past it: its size counts now (so
-            # a huge one stops the archive before that work), its ratio once it is behind us.
-            budget.add(info.size, None)
+            _tar_member_skip(tf, info, budget, counter)
             contents.refused.append((info.name, reason))
     budget.check(budget.expanded, counter.consumed)
     return contents
@@ -341,6 +364,22 @@ def _tar_member_check(info: tarfile.TarInfo, settings: Settings) -> str | None:
     if info.size > settings.max_file_bytes:
         return _too_big_message(info.size, settings)
     return None
+
+
+def _tar_member_skip(
+    tf: tarfile.TarFile, info: tarfile.TarInfo, budget: _Budget, counter: _CountingReader
+) -> None:
+    """Get past a refused member. The stream must decompress it to reach the next one, so it is
+    read through here, with the ratio checked at every chunk (a bomb stops the archive a few MB
+    in); its declared size is checked against the total first, before any of that work."""
+    budget.check(budget.expanded + info.size, None)
+    stream = tf.extractfile(info) if info.isreg() else None
+    read = 0
+    if stream is not None:
+        while chunk := stream.read(_CHUNK):
+            read += len(chunk)
+            budget.check(budget.expanded + read, counter.consumed)
+    budget.add(read, counter.consumed)
 
 
 def _tar_member_read(

@@ -38,3 +38,13 @@ class Parser(Protocol):
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def display_name(name: str) -> str:
+    """A file or member name that can be stored and shown. Names that are not valid UTF-8 reach
+    Python with their bad bytes as lone surrogates (os's and tarfile's "surrogateescape"), which
+    no database or terminal accepts; each such byte becomes a visible `\\xNN` escape, so
+    `bad\\xffname.txt` still tells the user which file it was (and the bytes can be recovered)."""
+    if name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -36,6 +37,7 @@ from core.domain import (
 )
 from core.settings import Settings
 from core.tokens import count_text_tokens, count_text_tokens_batch
+from ingest.base import display_name
 from ingest.code_rules import (
     BINARY_SNIFF_BYTES,
     dir_refusal,
@@ -45,7 +47,7 @@ from ingest.code_rules import (
     is_project_marker,
     is_source_file,
 )
-from ingest.text import decode_text, split_lines
+from ingest.text import decode_text, split_lines, text_encoding
 
 __all__ = [
     "DOCSCOUT_IGNORE",
@@ -59,6 +61,7 @@ __all__ = [
     "ignored_by",
     "is_source_file",
     "looks_like_codebase",
+    "no_files_message",
     "parse_codebase",
 ]
 
@@ -185,6 +188,10 @@ def ignore_patterns(data: bytes) -> pathspec.GitIgnoreSpec:
         decode_text(data[:GITIGNORE_MAX_BYTES])[0].splitlines())
 
 
+# A folder being walked: its path, the entries still to visit, all their names, its ignores.
+_Frame = tuple[str, Iterator[_Entry], set[str], Ignores]
+
+
 class _Walker:
     def __init__(self, tree: _Tree, settings: Settings, skipped: list[tuple[str, str]]) -> None:
         self.tree, self.settings = tree, settings
@@ -194,7 +201,7 @@ class _Walker:
     def run(self) -> CodeFiles:
         entries = self._entries("")
         if entries is not None:
-            self._walk("", entries, ())
+            self._walk(entries)
         self.files.sort()
         return CodeFiles(self.files, self.skipped)
 
@@ -205,20 +212,32 @@ class _Walker:
             self.skipped.append((f"{rel or '.'}/", f"unreadable folder ({exc.strerror or exc})"))
             return None
 
-    def _walk(self, rel: str, entries: list[_Entry], ignores: Ignores) -> None:
-        for name in IGNORE_FILES:
-            ignores = self._add_ignore_file(rel, name, entries, ignores)
-        siblings = {e.name for e in entries}
-        for entry in entries:
+    def _walk(self, root: list[_Entry]) -> None:
+        """Depth first, in the order a recursive walk takes, but on a stack of its own: a tree
+        nested thousands of folders deep must not exhaust Python's recursion limit."""
+        stack = [self._frame("", root, ())]
+        while stack:
+            rel, pending, siblings, ignores = stack[-1]
+            entry = next(pending, None)
+            if entry is None:
+                stack.pop()
+                continue
             path = _join(rel, entry.name)
             if entry.kind == "dir":
-                self._visit_dir(path, entry.name, siblings, ignores)
+                children = self._enter_dir(path, entry.name, siblings, ignores)
+                if children is not None:
+                    stack.append(self._frame(path, children, ignores))
             elif entry.kind == "link":
                 self.skipped.append((path, "symbolic link (not followed)"))
             elif entry.kind == "other":
                 self.skipped.append((path, "not a regular file"))
             else:
                 self._visit_file(path, entry, ignores)
+
+    def _frame(self, rel: str, entries: list[_Entry], ignores: Ignores) -> _Frame:
+        for name in IGNORE_FILES:
+            ignores = self._add_ignore_file(rel, name, entries, ignores)
+        return rel, iter(entries), {e.name for e in entries}, ignores
 
     def _add_ignore_file(self, rel: str, name: str, entries: list[_Entry],
                          ignores: Ignores) -> Ignores:
@@ -230,17 +249,19 @@ class _Walker:
             return ignores
         return (*ignores, (rel, name, ignore_patterns(data)))
 
-    def _visit_dir(self, path: str, name: str, siblings: set[str], ignores: Ignores) -> None:
+    def _enter_dir(self, path: str, name: str, siblings: set[str], ignores: Ignores
+                   ) -> list[_Entry] | None:
+        """The folder's entries, or None when it is unreadable, never source or ignored."""
         children = self._entries(path)
         if children is None:
-            return
+            return None
         reason = dir_refusal(name, siblings, {c.name for c in children})
         if reason is None and (by := ignored_by(path, True, ignores)):
             reason = f"ignored by {by}"
         if reason is not None:
             self.skipped.append((path + "/", reason))
-            return
-        self._walk(path, children, ignores)
+            return None
+        return children
 
     def _visit_file(self, path: str, entry: _Entry, ignores: Ignores) -> None:
         by = ignored_by(path, False, ignores)
@@ -254,8 +275,8 @@ class _Walker:
                 reason = f"unreadable ({exc.strerror or exc})"
         if reason is None and len(data) > self.settings.max_code_file_bytes:
             reason = file_refusal(entry.name, len(data), self.settings)  # it grew meanwhile
-        if reason is None and b"\x00" in data[:BINARY_SNIFF_BYTES]:
-            reason = "binary file"
+        if reason is None and text_encoding(data[:BINARY_SNIFF_BYTES]) is None:
+            reason = "binary file"  # NUL bytes, and not in the pattern of UTF-16 or UTF-32 text
         if reason is not None:
             self.skipped.append((path, reason))
         else:
@@ -263,8 +284,11 @@ class _Walker:
 
 
 def collect_folder(root: Path, settings: Settings) -> CodeFiles:
-    """The source files under a folder, filtered as the module docstring says."""
-    return _Walker(_FolderTree(root), settings, []).run()
+    """The source files under a folder, filtered as the module docstring says. Paths that are
+    not valid UTF-8 are kept with their bad bytes escaped (ingest.base.display_name)."""
+    found = _Walker(_FolderTree(root), settings, []).run()
+    return CodeFiles(sorted((display_name(p), data) for p, data in found.files),
+                     [(display_name(p), reason) for p, reason in found.skipped])
 
 
 def collect_members(members: list[tuple[str, bytes]], settings: Settings) -> CodeFiles:
@@ -408,7 +432,7 @@ def parse_codebase(name: str, code: CodeFiles, settings: Settings) -> ParsedDocu
     ]
     if not file_segments:
         return ParsedDocument.failed(source=name, kind=DocumentKind.CODE,
-                                     sha256=code_sha256(code.files), error=_no_files_message(code))
+                                     sha256=code_sha256(code.files), error=no_files_message(code))
     errors = [_lossy_note(lossy)] if lossy else []
     segments = [_overview(name, code, line_counts), *file_segments]
     return ParsedDocument.build(
@@ -424,7 +448,7 @@ def parse_codebase(name: str, code: CodeFiles, settings: Settings) -> ParsedDocu
     )
 
 
-def _no_files_message(code: CodeFiles) -> str:
+def no_files_message(code: CodeFiles) -> str:
     if not code.skipped:
         return "no source files found"
     return "no source files found; skipped: " + "; ".join(_skip_reasons(code.skipped, 3))

@@ -4,9 +4,10 @@ Content wins over the name where content is conclusive (a PDF named `scan.jpg` i
 named `chart.pdf` an image); the name decides between text and code, which bytes cannot tell
 apart, and for a file whose content is none of the known formats: a `.pdf` (or image) name sends
 it to that parser, which says what is wrong with it (an empty `report.pdf`: "empty file"; random
-bytes: "not a PDF: ..." with `describe_content`'s guess of what it is instead). Anything else
-with a NUL byte in its head is unsupported (the pipeline reports "unsupported file type"); so is
-undecodable text under an unknown extension.
+bytes: "not a PDF: ..." with `describe_content`'s guess of what it is instead). Text is
+recognised in UTF-8, UTF-16 and UTF-32, with or without a BOM (ingest.text.text_encoding); anything
+else with a NUL byte in its head is binary content, and so unsupported, as is undecodable text
+under an unknown extension: `unsupported_reason` says which, and what the content looks like.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Literal
 
 from ingest.archive import is_archive
 from ingest.code_rules import is_source_file
+from ingest.text import text_encoding
 
 Kind = Literal["pdf", "image", "archive", "text", "code"]
 
@@ -61,12 +63,11 @@ def _is_pdf_head(name: str, head: bytes) -> bool:
 
 
 def _decodes_as_text(head: bytes) -> bool:
-    """No NUL byte and valid UTF-8 (a multi-byte character cut at the end of the head is fine),
-    or a UTF-16 BOM."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return True
-    if b"\x00" in head:
-        return False
+    """Text in UTF-16 or UTF-32 (`text_encoding` found one), or valid UTF-8 with no NUL byte (a
+    multi-byte character cut at the end of the head is fine)."""
+    encoding = text_encoding(head)
+    if encoding is None or encoding not in ("utf-8", "utf-8-sig"):
+        return encoding is not None
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -85,14 +86,24 @@ def detect_kind(name: str, head: bytes) -> Kind | None:
     ext = PurePosixPath(name).suffix.lower().lstrip(".")
     if ext in _KIND_BY_EXT:  # named a PDF or an image, and none: its parser says what it is
         return _KIND_BY_EXT[ext]
-    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    if b"\x00" in head and not utf16:
-        return None
+    if text_encoding(head) is None:
+        return None  # binary content
     if ext in TEXT_EXTS:
-        return "text"  # the text parser reads non-UTF-8 bytes lossily and says so
+        return "text"  # the text parser reads undecodable bytes lossily and says so
     if is_source_file(name):
         return "code"
     return "text" if _decodes_as_text(head) else None
+
+
+def unsupported_reason(name: str, head: bytes) -> str:
+    """Why `detect_kind` found no parser for a file, naming what its content looks like:
+    "binary content (NUL bytes; it is a Linux program)" or "unsupported file type (.xyz; it is
+    unrecognised binary data ...)"."""
+    what = describe_content(head)
+    if text_encoding(head) is None:
+        return f"binary content (NUL bytes; it is {what})"
+    suffix = PurePosixPath(name).suffix or "no extension"
+    return f"unsupported file type ({suffix}; it is {what})"
 
 
 # Formats a misnamed or damaged file often turns out to be, by their first bytes.
@@ -107,6 +118,9 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"MZ", "a Windows program"),
     (b"\x7fELF", "a Linux program"),
 )
+# ISO-BMFF images (an iPhone photo saved as .png is HEIC): "ftyp" at 4, then the brand.
+_FTYP_BRANDS = ((b"heic", "HEIC"), (b"heix", "HEIC"), (b"hevc", "HEIC"), (b"heim", "HEIC"),
+                (b"heis", "HEIC"), (b"mif1", "HEIF"), (b"msf1", "HEIF"), (b"avif", "AVIF"))
 _IMAGE_NAMES = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"),
                 (b"RIFF", "WebP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"BM", "BMP"))
 
@@ -121,6 +135,9 @@ def describe_content(head: bytes) -> str:
         return "a PDF"
     if is_image_head(head):
         return next(f"a {kind} image" for magic, kind in _IMAGE_NAMES if head.startswith(magic))
+    if head[4:8] == b"ftyp":
+        brand = next((kind for magic, kind in _FTYP_BRANDS if head[8:12] == magic), None)
+        return f"a {brand} image" if brand else "an MP4 or QuickTime video"
     for magic, what in _SIGNATURES:
         if head.startswith(magic):
             return what

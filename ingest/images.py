@@ -58,6 +58,18 @@ def _pillow_bomb_message(settings: Settings) -> str:
     )
 
 
+_FORMAT_BY_EXT = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "gif": "GIF", "webp": "WebP",
+                  "tif": "TIFF", "tiff": "TIFF", "bmp": "BMP"}
+
+
+def _not_an_image(name: str, data: bytes) -> str:
+    """"not a PNG: the content looks like a HEIC image (...)": the format the name promised, and
+    what the bytes are instead (Pillow's own message only names its buffer)."""
+    promised = _FORMAT_BY_EXT.get(name.rsplit(".", 1)[-1].lower(), "readable image")
+    return (f"not a {promised}: the content looks like {describe_content(data[:HEAD_BYTES])}; "
+            "DocScout reads PNG, JPEG, GIF, WebP, TIFF and BMP images")
+
+
 def _open(data: bytes, name: str, settings: Settings) -> PILImage.Image:
     """Open lazily (header only) and refuse oversized images before anything is decoded."""
     PILImage.MAX_IMAGE_PIXELS = settings.max_image_pixels
@@ -69,9 +81,7 @@ def _open(data: bytes, name: str, settings: Settings) -> PILImage.Image:
     except PILImage.DecompressionBombError as exc:
         raise IngestError(name, _pillow_bomb_message(settings)) from exc
     except UnidentifiedImageError as exc:  # Pillow's message only names its buffer
-        raise IngestError(name, "not a readable image: the content is none of PNG, JPEG, GIF, "
-                          f"WebP, TIFF or BMP (it is {describe_content(data[:HEAD_BYTES])})"
-                          ) from exc
+        raise IngestError(name, _not_an_image(name, data)) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise IngestError(name, f"not a readable image: {exc}") from exc
     width, height = image.size

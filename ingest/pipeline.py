@@ -1,22 +1,35 @@
 """Batch ingestion: paths in, one stored document (or a clear error) per file out.
 
-1. Plan: expand the given paths into jobs. A folder that looks like a software project, or a zip
-   or tar of one, becomes one codebase job; other folders and archives (a legal archive full of
-   PDFs) are opened and every member becomes its own job. A folder's `.docscoutignore`
-   (gitignore syntax) keeps what it matches out, in that folder and below. Bytes are hashed
-   here, and a job whose sha256 is already stored in the collection is reported `unchanged`
+1. Plan: expand the given paths into jobs. Whatever one path turns out to be (missing,
+   unreadable, a FIFO, a folder nested thousands deep, a name that is not UTF-8), it becomes
+   outcomes of its own and never stops the batch; folders are walked with a stack, not
+   recursion, and an unreadable sub-folder is a failed outcome beside the readable rest.
+   A folder that looks like a software project, or a zip or tar of one, becomes one codebase
+   job; other folders and archives (a legal archive full of PDFs) are opened and every member
+   becomes its own job. A folder's `.docscoutignore` (gitignore syntax) keeps what it matches
+   out, in that folder and below. Bytes are hashed here, and a job whose sha256 is already stored in the collection is reported `unchanged`
    without being parsed.
 2. Parse: jobs run in worker processes (one per core), because PDF extraction is CPU-bound.
    A parser error, or even a crashed worker, fails that one document and never the batch.
+   Workers die with the process that started them (a kill -9 of the CLI leaves no orphans).
 3. Store: each result is saved in its own transaction as soon as it is parsed; the outcomes
-   are returned in the order the jobs were planned.
+   are returned in the order the jobs were planned. A database that cannot be written (disk
+   full, locked, read-only) fails the documents it could not store, one line each; a version
+   that reads worse than the stored one (partial over ok) is not stored unless `replace`.
 """
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import hashlib
 import logging
 import os
+import signal
+import stat
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,11 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.domain import Document, DocumentKind, Original, ParsedDocument, SaveResult, Status
-from core.errors import IngestError
+from core.errors import IngestError, StorageError
 from core.settings import Settings
 from core.tokens import count_text_tokens
 from ingest import archive, code, detect
-from ingest.base import PARSER_VERSION, FileInput, sha256_bytes
+from ingest.base import PARSER_VERSION, FileInput, display_name, sha256_bytes
 from ingest.images import parse_image
 from ingest.pdf import parse_pdf
 from ingest.text import parse_text
@@ -61,6 +74,11 @@ class Outcome:
     error: str | None = None
     document: Document | None = None
     note: str | None = None  # e.g. "replaced an older version"
+
+    @property
+    def message(self) -> str | None:
+        """The error and the note, as one line."""
+        return "; ".join(part for part in (self.error, self.note) if part) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +114,10 @@ def ingest_paths(
     store: Store,
     settings: Settings,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> list[Outcome]:
-    """Ingest files, folders and archives into `collection`; one Outcome per document."""
+    """Ingest files, folders and archives into `collection`; one Outcome per document.
+    `replace`: store a new version even where it reads worse than the stored one."""
     store.ensure_collection(collection)
     early: list[Outcome] = []  # refused, unsupported or unchanged: known without parsing
     jobs: list[Job] = []
@@ -105,7 +125,7 @@ def ingest_paths(
     for item in _plan(paths, settings):
         if isinstance(item, Outcome):
             early.append(item)
-        elif (stored := store.find_by_sha256(collection, item.sha256, PARSER_VERSION)):
+        elif (stored := _stored_copy(store, collection, item.sha256)):
             early.append(Outcome(item.name, Status.UNCHANGED, stored.kind, document=stored,
                                  note=f"same content as {stored.source}"))
         elif item.sha256 in batch:
@@ -117,22 +137,32 @@ def ingest_paths(
     total = len(early) + len(jobs)
     done: list[Outcome] = []
 
-    def report(outcome: Outcome) -> None:
+    def report(outcome: Outcome) -> Outcome:
         done.append(outcome)
         if progress is not None:
             progress(len(done), total, outcome)
+        return outcome
 
     for outcome in early:
-        report(_store(store, collection, _failed_from(outcome))
+        report(_store_failure(store, collection, outcome)
                if outcome.status == Status.FAILED else outcome)
-    by_name = {job.name: job for job in jobs}
+    planned = {id(job): i for i, job in enumerate(jobs)}
+    parsed_outcomes: list[tuple[int, Outcome]] = []
     # Biggest first, so that no large document starts last and leaves the other cores idle.
-    for parsed in _parse_all(sorted(jobs, key=_job_size, reverse=True), settings):
-        job = by_name.get(parsed.document.source)
-        original = _original(job, parsed, settings) if job is not None else None
-        report(_store(store, collection, parsed, original))
-    planned = {job.name: i for i, job in enumerate(jobs)}
-    return done[: len(early)] + sorted(done[len(early):], key=lambda o: planned[o.source])
+    for job, parsed in _parse_all(sorted(jobs, key=_job_size, reverse=True), settings):
+        outcome = _store(store, collection, parsed, _original(job, parsed, settings), replace)
+        parsed_outcomes.append((planned[id(job)], report(outcome)))
+    return done[: len(early)] + [outcome for _, outcome in sorted(parsed_outcomes,
+                                                                  key=lambda pair: pair[0])]
+
+
+def _stored_copy(store: Store, collection: str, sha256: str) -> Document | None:
+    """The stored document with these bytes; None also when the database cannot say (the
+    document is then parsed, and storing it reports what is wrong with the database)."""
+    try:
+        return store.find_by_sha256(collection, sha256, PARSER_VERSION)
+    except StorageError:
+        return None
 
 
 # -- planning ------------------------------------------------------------------------------------
@@ -140,58 +170,152 @@ def ingest_paths(
 
 def _plan(paths: list[Path], settings: Settings) -> Iterator[Job | Outcome]:
     for path in paths:
-        if path.is_symlink():
-            yield Outcome(path.name, Status.FAILED, error="refused: symbolic link")
-        elif path.is_dir():
-            yield from _plan_folder(path, path.name, settings)
-        elif path.is_file():
-            yield from _plan_file(path, path.name, settings)
-        else:
-            yield Outcome(str(path), Status.FAILED, error="no such file or folder")
+        yield from _plan_path(path, settings)
 
 
-def _plan_folder(folder: Path, name: str, settings: Settings, rel: str = "",
-                 ignores: code.Ignores = ()) -> Iterator[Job | Outcome]:
-    """A folder's documents. A `.docscoutignore` (gitignore syntax) in it or any folder below
-    keeps the files and folders it matches out, as a .gitignore does for git."""
-    ignores = _with_ignore_file(folder, rel, ignores)
-    children = [c for c in sorted(folder.iterdir())
-                if not code.ignored_by(f"{rel}/{c.name}".lstrip("/"), c.is_dir(), ignores)]
-    top = sorted(c.name + ("/" if c.is_dir() else "") for c in children)
-    if code.looks_like_codebase(top):
-        files = code.collect_folder(folder, settings)
-        yield CodeJob(name, files, code.code_sha256(files.files))
+def _plan_path(path: Path, settings: Settings) -> Iterator[Job | Outcome]:
+    """One path the user gave. Whatever goes wrong while reading it is an outcome of its own
+    (even a bug: it costs this path, not the batch), and a folder that yields nothing says so."""
+    name = display_name(path.name or path.resolve().name or str(path))
+    planned = 0
+    try:
+        for item in _plan_top(path, name, settings):
+            planned += 1
+            yield item
+    except Exception as exc:
+        log.exception("unexpected error while planning %s", name)
+        yield Outcome(name, Status.FAILED,
+                      error=f"unexpected error while reading it ({type(exc).__name__}: {exc})")
         return
-    for child in children:
-        if child.name.startswith(".") or child.is_symlink():
-            continue  # hidden files and links are not documents
-        child_name, child_rel = f"{name}/{child.name}", f"{rel}/{child.name}".lstrip("/")
-        if child.is_dir():
-            yield from _plan_folder(child, child_name, settings, child_rel, ignores)
-        elif child.is_file():
-            yield from _plan_file(child, child_name, settings)
+    if planned == 0:
+        yield Outcome(name, Status.FAILED, error=_nothing_found(path))
+
+
+def _plan_top(path: Path, name: str, settings: Settings) -> Iterator[Job | Outcome]:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        yield Outcome(display_name(str(path)), Status.FAILED, error="no such file or folder")
+        return
+    except OSError as exc:
+        yield Outcome(name, Status.FAILED, error=f"cannot read it: {exc.strerror or exc}")
+        return
+    if stat.S_ISLNK(mode):
+        yield Outcome(name, Status.FAILED, error="refused: symbolic link")
+    elif stat.S_ISDIR(mode):
+        yield from _plan_folder(path, name, settings)
+    elif stat.S_ISREG(mode):
+        yield from _plan_file(path, name, settings)
+    else:
+        yield Outcome(name, Status.FAILED, error=f"not a regular file ({_file_type(mode)})")
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "unknown file type"
+
+
+def _nothing_found(folder: Path) -> str:
+    try:
+        with os.scandir(folder) as entries:
+            empty = next(entries, None) is None
+    except OSError as exc:
+        return f"cannot read folder: {exc.strerror or exc}"
+    if empty:
+        return "nothing to ingest: the folder is empty"
+    return ("nothing to ingest: every file in the folder is hidden, a link, not a regular file "
+            f"or ignored by {code.DOCSCOUT_IGNORE}")
+
+
+# A folder being walked: the children still to visit, its name, its path relative to the folder
+# given, and the ignore files that apply in it.
+_Frame = tuple[Iterator[os.DirEntry], str, str, code.Ignores]
+
+
+def _plan_folder(root: Path, name: str, settings: Settings) -> Iterator[Job | Outcome]:
+    """A folder's documents, depth first, walked with a stack of its own (a folder nested
+    thousands deep must not exhaust Python's recursion limit). A `.docscoutignore` (gitignore
+    syntax) in it or any folder below keeps the files and folders it matches out, as a
+    .gitignore does for git. A sub-folder that cannot be read is a failed outcome of its own."""
+    stack: list[_Frame] = []
+    yield from _enter_folder(root, name, "", (), settings, stack)
+    while stack:
+        children, folder_name, rel, ignores = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        child_name = f"{folder_name}/{display_name(child.name)}"
+        child_rel = f"{rel}/{child.name}".lstrip("/")
+        try:
+            if child.is_dir(follow_symlinks=False):
+                yield from _enter_folder(Path(child.path), child_name, child_rel, ignores,
+                                         settings, stack)
+            elif child.is_file(follow_symlinks=False):
+                yield from _plan_file(Path(child.path), child_name, settings)
+        except OSError as exc:
+            yield Outcome(child_name, Status.FAILED, error=f"cannot read it: {exc.strerror or exc}")
+
+
+def _enter_folder(folder: Path, name: str, rel: str, ignores: code.Ignores, settings: Settings,
+                  stack: list[_Frame]) -> Iterator[Job | Outcome]:
+    """A folder that is a codebase is one job; another has its children pushed on `stack`."""
+    try:
+        ignores = _with_ignore_file(folder, rel, ignores)
+        with os.scandir(folder) as found:
+            entries = sorted(found, key=lambda e: e.name)
+        children = [e for e in entries
+                    if not code.ignored_by(f"{rel}/{e.name}".lstrip("/"),
+                                           e.is_dir(follow_symlinks=False), ignores)]
+        top = sorted(e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in children)
+        # Hidden files and links are not documents.
+        documents = [e for e in children if not e.name.startswith(".") and not e.is_symlink()]
+    except OSError as exc:
+        yield Outcome(name, Status.FAILED, error=f"cannot read folder: {exc.strerror or exc}")
+        return
+    if code.looks_like_codebase(top):
+        yield _code_job(name, code.collect_folder(folder, settings))
+        return
+    stack.append((iter(documents), name, rel, ignores))
 
 
 def _with_ignore_file(folder: Path, rel: str, ignores: code.Ignores) -> code.Ignores:
-    path = folder / code.DOCSCOUT_IGNORE
-    if path.is_symlink() or not path.is_file():
+    try:
+        fd = os.open(folder / code.DOCSCOUT_IGNORE, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # none, a link, or unreadable: the folder is read without it
         return ignores
     try:
-        with path.open("rb") as handle:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return ignores
             data = handle.read(code.GITIGNORE_MAX_BYTES)
     except OSError:
         return ignores
     return (*ignores, (rel, code.DOCSCOUT_IGNORE, code.ignore_patterns(data)))
 
 
+def _code_job(name: str, files: code.CodeFiles) -> CodeJob | Outcome:
+    """A codebase to parse; one with no file left to read (all ignored, binary or too large)
+    fails here and says why, and never looks like any other empty content."""
+    if not files.files:
+        return Outcome(name, Status.FAILED, DocumentKind.CODE, error=code.no_files_message(files))
+    return CodeJob(name, files, code.code_sha256(files.files))
+
+
 def _plan_file(path: Path, name: str, settings: Settings) -> Iterator[Job | Outcome]:
-    size = path.stat().st_size
-    if size > settings.max_file_bytes:
-        yield _too_large(name, size, settings)
-        return
     try:
         with path.open("rb") as handle:
-            kind = detect.detect_kind(name, handle.read(HEAD_BYTES))
+            size = os.fstat(handle.fileno()).st_size
+            if size > settings.max_file_bytes:
+                yield _too_large(name, size, settings)
+                return
+            head = handle.read(HEAD_BYTES)
+            kind = detect.detect_kind(name, head)
             if kind == "archive":
                 yield from _plan_archive(name, path, settings, depth=0)
                 return
@@ -200,7 +324,7 @@ def _plan_file(path: Path, name: str, settings: Settings) -> Iterator[Job | Outc
     except OSError as exc:
         yield Outcome(name, Status.FAILED, error=f"cannot read file: {exc.strerror or exc}")
         return
-    yield _file_job(name, kind, sha256, path=path)
+    yield _file_job(name, kind, sha256, head, path=path)
 
 
 def _plan_bytes(name: str, data: bytes, settings: Settings, depth: int) -> Iterator[Job | Outcome]:
@@ -208,13 +332,12 @@ def _plan_bytes(name: str, data: bytes, settings: Settings, depth: int) -> Itera
     if kind == "archive":
         yield from _plan_archive(name, data, settings, depth)
     else:
-        yield _file_job(name, kind, sha256_bytes(data), data=data)
+        yield _file_job(name, kind, sha256_bytes(data), data[:HEAD_BYTES], data=data)
 
 
-def _file_job(name: str, kind: str | None, sha256: str, **where) -> FileJob | Outcome:
+def _file_job(name: str, kind: str | None, sha256: str, head: bytes, **where) -> FileJob | Outcome:
     if kind is None:
-        suffix = Path(name).suffix or "no extension"
-        return Outcome(name, Status.FAILED, error=f"unsupported file type ({suffix})")
+        return Outcome(name, Status.FAILED, error=detect.unsupported_reason(name, head))
     return FileJob(name, kind, sha256, **where)
 
 
@@ -233,8 +356,7 @@ def _plan_archive(
     for member, reason in contents.refused:
         yield Outcome(f"{name}/{member}", Status.FAILED, error=reason)
     if code.looks_like_codebase([m for m, _ in contents.members]):
-        files = code.collect_members(contents.members, settings)
-        yield CodeJob(name, files, code.code_sha256(files.files))
+        yield _code_job(name, code.collect_members(contents.members, settings))
         return
     for member, member_data in contents.members:
         if not Path(member).name.startswith("."):
@@ -289,16 +411,19 @@ def _failed_job(job: Job, error: str) -> ParsedDocument:
     return ParsedDocument.failed(source=job.name, kind=kind, sha256=job.sha256, error=error)
 
 
-def _parse_all(jobs: list[Job], settings: Settings) -> Iterator[ParsedDocument]:
+def _parse_all(jobs: list[Job], settings: Settings) -> Iterator[tuple[Job, ParsedDocument]]:
+    """(job, its parsed document) as each completes: the job travels with its result, so two
+    documents of the same name can never be paired with each other's bytes."""
     workers = settings.workers or os.cpu_count() or 1
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
-            yield parse_job(job, settings)
+            yield job, parse_job(job, settings)
         return
     yield from _parse_in_pool(jobs, settings, workers)
 
 
-def _parse_in_pool(jobs: list[Job], settings: Settings, workers: int) -> Iterator[ParsedDocument]:
+def _parse_in_pool(jobs: list[Job], settings: Settings, workers: int
+                   ) -> Iterator[tuple[Job, ParsedDocument]]:
     """Results as they complete, with at most 2 jobs per worker in flight to bound memory.
 
     When a worker dies (a native crash on a hostile file) every job in flight is retried alone in
@@ -306,7 +431,7 @@ def _parse_in_pool(jobs: list[Job], settings: Settings, workers: int) -> Iterato
     count_text_tokens("warm-up")  # load the tokenizer once, before the workers fork and share it
     queue = deque(jobs)
     in_flight: dict[Future, Job] = {}
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = _pool(workers)
     try:
         while queue or in_flight:
             try:
@@ -314,13 +439,13 @@ def _parse_in_pool(jobs: list[Job], settings: Settings, workers: int) -> Iterato
                     in_flight[pool.submit(parse_job, queue[0], settings)] = queue[0]
                     queue.popleft()
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                results = [future.result() for future in done]
+                results = [(in_flight[future], future.result()) for future in done]
             except BrokenProcessPool:
                 pool.shutdown(cancel_futures=True)
                 suspects = list(in_flight.values())
                 in_flight.clear()
-                yield from (_parse_isolated(job, settings) for job in suspects)
-                pool = ProcessPoolExecutor(max_workers=workers)
+                yield from ((job, _parse_isolated(job, settings)) for job in suspects)
+                pool = _pool(workers)
                 continue
             for future in done:
                 del in_flight[future]
@@ -330,19 +455,52 @@ def _parse_in_pool(jobs: list[Job], settings: Settings, workers: int) -> Iterato
 
 
 def _parse_isolated(job: Job, settings: Settings) -> ParsedDocument:
-    with ProcessPoolExecutor(max_workers=1) as solo:
+    with _pool(1) as solo:
         try:
             return solo.submit(parse_job, job, settings).result()
         except BrokenProcessPool:
             return _failed_job(job, "the reader crashed on this file (damaged or hostile content)")
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in each worker as it starts: exit when the process that started it dies (a kill -9
+    of the CLI; or of the fork server, which exits with the CLI), instead of parsing on as an
+    orphan holding hundreds of MB. Linux kills the worker at once (prctl PR_SET_PDEATHSIG); a
+    thread watching for a new parent covers other systems."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # no prctl: the thread below still notices
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 # -- storing -------------------------------------------------------------------------------------
 
 
-def _failed_from(outcome: Outcome) -> ParsedDocument:
-    return ParsedDocument.failed(source=outcome.source, kind=outcome.kind or DocumentKind.TEXT,
-                                 sha256="", error=outcome.error or "failed")
+def _store_failure(store: Store, collection: str, outcome: Outcome) -> Outcome:
+    """A document refused before parsing is listed in the collection too, with its error; when
+    the database cannot take even that, the outcome says so beside its own error."""
+    parsed = ParsedDocument.failed(source=outcome.source, kind=outcome.kind or DocumentKind.TEXT,
+                                   sha256="", error=outcome.error or "failed")
+    stored = _store(store, collection, parsed)
+    if stored.error != parsed.document.error:
+        return dataclasses.replace(outcome, note=stored.error)
+    return stored
 
 
 def _original(job: Job, parsed: ParsedDocument, settings: Settings) -> Original | None:
@@ -358,11 +516,19 @@ def _original(job: Job, parsed: ParsedDocument, settings: Settings) -> Original 
 
 
 def _store(store: Store, collection: str, parsed: ParsedDocument,
-           original: Original | None = None) -> Outcome:
+           original: Original | None = None, replace: bool = False) -> Outcome:
     doc = parsed.document
-    result = store.save(collection, parsed, PARSER_VERSION, original)
+    try:
+        result = store.save(collection, parsed, PARSER_VERSION, original, replace=replace)
+    except StorageError as exc:  # disk full, locked, read-only: this document, not the batch
+        return Outcome(doc.source, Status.FAILED, doc.kind, f"not stored: {exc}")
+    if result == SaveResult.UNCHANGED:
+        return Outcome(doc.source, Status.UNCHANGED, doc.kind,
+                       note="the same content was stored meanwhile (by another ingest)")
     note = {
         SaveResult.REPLACED: "replaced an older version",
         SaveResult.KEPT_PREVIOUS: "the readable older version was kept",
+        SaveResult.KEPT_BETTER: "not stored: the stored version reads fully and was kept "
+                                "(--replace stores this one)",
     }.get(result)
     return Outcome(doc.source, doc.status, doc.kind, doc.error, doc, note)

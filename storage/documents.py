@@ -59,32 +59,48 @@ class DocumentStore(Sessions):
             return _document(row, collection) if row else None
 
     def save(self, collection: str, parsed: ParsedDocument, parser_version: int,
-             original: Original | None = None) -> SaveResult:
+             original: Original | None = None, replace: bool = False) -> SaveResult:
         """Store a parsed document in one transaction, replacing an older version of its source.
-        `original` (the file's own bytes, kept for PDFs) is stored once per sha256."""
+        `original` (the file's own bytes, kept for PDFs) is stored once per sha256.
+
+        A failed version never replaces a readable one, and a partial one does not replace one
+        read fully unless `replace`. When another process stored the same source meanwhile (two
+        ingests of one folder at once), the write is retried against what it stored: the same
+        content is `UNCHANGED`, other content follows the rules above."""
+        return self._write(lambda session: self._save(session, collection, parsed,
+                                                      parser_version, original, replace))
+
+    def _save(self, session: Session, collection: str, parsed: ParsedDocument,
+              parser_version: int, original: Original | None, replace: bool) -> SaveResult:
         doc = parsed.document
-        with self._transaction() as session:
-            coll = self._collection(session, collection)
-            old = session.scalar(
-                select(DocumentRow).where(
-                    DocumentRow.collection_id == coll.id, DocumentRow.source == doc.source
-                )
+        coll = self._collection(session, collection)
+        old = session.scalar(
+            select(DocumentRow).where(
+                DocumentRow.collection_id == coll.id, DocumentRow.source == doc.source
             )
-            if old is not None and doc.status == Status.FAILED and old.status != Status.FAILED:
+        )
+        if old is not None:
+            same = (old.sha256, old.parser_version, old.status) == (
+                doc.sha256, parser_version, doc.status.value)
+            if same and doc.status != Status.FAILED:
+                return SaveResult.UNCHANGED
+            if doc.status == Status.FAILED and old.status != Status.FAILED:
                 return SaveResult.KEPT_PREVIOUS
-            if old is not None:
-                session.delete(old)
-                session.flush()
-            row = _document_row(doc, coll.id, parser_version)
-            session.add(row)
+            if (not replace and doc.status == Status.PARTIAL
+                    and old.status == Status.OK.value):
+                return SaveResult.KEPT_BETTER
+            session.delete(old)
             session.flush()
-            _insert_images(session, parsed.images)
-            _insert_segments(session, row.id, parsed.segments)
-            if original is not None and doc.status != Status.FAILED:
-                _insert_original(session, doc.sha256, original)
-            if old is not None:
-                drop_orphan_images(session)
-            return SaveResult.REPLACED if old is not None else SaveResult.STORED
+        row = _document_row(doc, coll.id, parser_version)
+        session.add(row)
+        session.flush()
+        _insert_images(session, parsed.images)
+        _insert_segments(session, row.id, parsed.segments)
+        if original is not None and doc.status != Status.FAILED:
+            _insert_original(session, doc.sha256, original)
+        if old is not None:
+            drop_orphan_images(session)
+        return SaveResult.REPLACED if old is not None else SaveResult.STORED
 
     def delete_document(self, collection: str, source: str) -> None:
         with self._transaction() as session:

@@ -36,9 +36,12 @@ class Store(DocumentStore, HistoryStore, ReportStore):
     def ensure_collection(self, name: str) -> None:
         """Create the collection if it does not exist yet."""
         name = _check_collection_name(name)
-        with self._transaction() as session:
+
+        def create(session) -> None:
             if session.scalar(select(CollectionRow.id).where(CollectionRow.name == name)) is None:
                 session.add(CollectionRow(name=name))
+
+        self._write(create)  # two processes creating it at once: the second finds it
 
     def collections(self) -> list[CollectionInfo]:
         failed = func.sum(case((DocumentRow.status == Status.FAILED.value, 1), else_=0))

@@ -146,17 +146,17 @@ def test_decompression_bomb_far_over_the_limit(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "data,name",
+    "data,name,problem",
     [
-        (b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, "broken.png"),
-        (b"this is not an image at all", "notes.png"),
-        (encode(PILImage.new("RGB", (8, 8)), "PPM"), "unsupported.ppm"),
+        (b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, "broken.png", "not a readable image: "),
+        (b"this is not an image at all", "notes.png", "not a PNG: the content looks like text"),
+        (encode(PILImage.new("RGB", (8, 8)), "PPM"), "unsupported.ppm", "not a readable image: "),
     ],
 )
-def test_unreadable_images(data: bytes, name: str, settings: Settings) -> None:
+def test_unreadable_images(data: bytes, name: str, problem: str, settings: Settings) -> None:
     with pytest.raises(IngestError) as err:
         normalize_image(data, name, settings)
-    assert err.value.message.startswith("not a readable image: ")
+    assert err.value.message.startswith(problem)
     assert err.value.__cause__ is not None
 
 

@@ -127,6 +127,22 @@ def test_changed_file_replaces_and_failed_version_keeps_the_old(tmp_path, store,
     assert "second" in store.segments("c", "report.pdf")[0].text
 
 
+def test_a_damaged_re_upload_keeps_the_good_version_unless_replace(tmp_path, store, settings):
+    path = tmp_path / "report.pdf"
+    good = _pdf_bytes(*(f"page {i} of the good upload " * 20 for i in range(6)))
+    path.write_bytes(good)
+    ingest_paths([path], "c", store, settings)
+    path.write_bytes(good[: len(good) // 2])  # truncated: read partially, pages missing
+    [kept] = ingest_paths([path], "c", store, settings)
+    assert kept.status == Status.PARTIAL and "not stored: the stored version reads fully" in \
+        kept.message and "--replace" in kept.message
+    [doc] = store.documents("c")
+    assert doc.status == Status.OK and store.original("c", "report.pdf").data == good
+    [replaced] = ingest_paths([path], "c", store, settings, replace=True)
+    assert replaced.status == Status.PARTIAL and replaced.note == "replaced an older version"
+    assert store.documents("c")[0].status == Status.PARTIAL
+
+
 def test_a_parser_version_bump_rereads_stored_files(tmp_path, store, settings, monkeypatch):
     path = tmp_path / "report.pdf"
     path.write_bytes(_pdf_bytes("Revenue was 12 million."))
@@ -294,7 +310,7 @@ def test_a_file_named_pdf_that_is_not_one_says_what_it_is(tmp_path, store, setti
         Status.OK, DocumentKind.IMAGE)
     scan = outcomes["scan.png"]
     assert (scan.status, scan.kind) == (Status.FAILED, DocumentKind.IMAGE)
-    assert scan.error == ("not a readable image: the content is none of PNG, JPEG, GIF, WebP, "
-                          "TIFF or BMP (it is text)")
+    assert scan.error == ("not a PNG: the content looks like text; DocScout reads PNG, JPEG, "
+                          "GIF, WebP, TIFF and BMP images")
     stored = {d.source: d for d in store.documents("c")}
     assert (stored["bad.pdf"].kind, stored["bad.pdf"].error) == (DocumentKind.PDF, bad.error)

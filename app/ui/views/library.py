@@ -27,8 +27,8 @@ STATUS_ICON = {"ok": ":material/check_circle:", "partial": ":material/warning:",
 def _line(outcome: Outcome) -> str:
     """One upload's state; names and errors come from users' files, so they are shown plain."""
     text = f"{outcome.source}: {outcome.status.value}"
-    if outcome.error or outcome.note:
-        text += f" ({outcome.error or outcome.note})"
+    if outcome.message:
+        text += f" ({outcome.message})"
     return f"{STATUS_ICON.get(outcome.status.value, '•')} {literal(text)}"
 
 
