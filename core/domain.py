@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-
 # The labels of text that OCR reads in a picture (ingest.ocr writes them). A chart's values come
 # in a section of their own, one line per label, under the chart's title and axis titles:
 # engine.grounding reads a value there as being about that title.
