@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# The labels of text that OCR reads in a picture (ingest.ocr writes them). A chart's values come
+# in a section of their own, one line per label, under the chart's title and axis titles:
+# engine.grounding reads a value there as being about that title.
+OCR_IMAGE_HEADER = "Text read from the image by OCR:"
+OCR_FIGURE_HEADER = "Text read from a figure on this page by OCR:"
+OCR_VALUES = "Values over each label (read by their position):"
+
 
 class SegmentKind(StrEnum):
     TEXT = "text"

@@ -24,7 +24,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.domain import Citation, SegmentKind
+from core.domain import (
+    OCR_FIGURE_HEADER,
+    OCR_IMAGE_HEADER,
+    OCR_VALUES,
+    Citation,
+    SegmentKind,
+)
 from engine.citations import STOPWORDS, answer_figures, answer_terms, cites_item
 from engine.types import ContextItem
 
@@ -149,7 +155,9 @@ def _near_figures(figures: Sequence[str], items: Sequence[ContextItem]) -> list[
     """For each place an item holds one of the figures, the words around it: those both within
     `NEAR` characters and in its sentence or the one before (a subject named once, then a
     figure). Either alone lets in too much: a paragraph break or a signature line is often
-    within 100 characters, and a sentence can run across a whole list."""
+    within 100 characters, and a sentence can run across a whole list. A value that OCR read
+    over a chart's label ("Q2 2024: $35.8M") is about the chart: its words are its line's and
+    those of the chart's title and axis titles above (`_chart_words`)."""
     if not figures:
         return []
     pattern = re.compile(r"(?<![\d.])(?:" + "|".join(map(re.escape, figures)) + r")(?![\d]|\.\d)")
@@ -162,8 +170,21 @@ def _near_figures(figures: Sequence[str], items: Sequence[ContextItem]) -> list[
             ends = [start for start in starts if start >= match.end()]
             sentences = text[starts[max(own - 1, 0)]:ends[0] if ends else len(text)]
             window = text[max(0, match.start() - NEAR): match.end() + NEAR]
-            near.append(_terms(window) & _terms(sentences))
+            near.append(_chart_words(text, match.start())
+                        or _terms(window) & _terms(sentences))
     return near
+
+
+def _chart_words(text: str, at: int) -> set[str]:
+    """The words a chart value at `at` is about when it sits in the values section of an OCR
+    block: its own line (the label) and the block's lines before that section; else none."""
+    header = max(text.rfind(OCR_IMAGE_HEADER, 0, at), text.rfind(OCR_FIGURE_HEADER, 0, at))
+    values = text.rfind(OCR_VALUES, 0, at)
+    if header < 0 or values < header:
+        return set()
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    return _terms(text[header:values] + "\n" + text[line_start:line_end if line_end >= 0 else None])
 
 
 def _invented_names(claim: str, question: str, items: Sequence[ContextItem]) -> list[str]:

@@ -30,10 +30,10 @@ from statistics import median
 
 import pymupdf
 
+from core.domain import OCR_FIGURE_HEADER, OCR_IMAGE_HEADER, OCR_VALUES
+
 MAX_OCR_SIDE = 2400  # pixels: small labels of a chart stay legible, a photo stays quick
-HEADER = "Text read from the image by OCR:"
-FIGURE_HEADER = "Text read from a figure on this page by OCR:"
-VALUES = "Values over each label (read by their position):"
+HEADER, FIGURE_HEADER, VALUES = OCR_IMAGE_HEADER, OCR_FIGURE_HEADER, OCR_VALUES
 _NUMBER = re.compile(r"^[(]?[-+]?[$€£¥]?\d[\d,]*(?:\.\d+)?(?:[%kKmMbB]|bn)?[)]?$")
 MIN_TICKS = 3  # numbers with aligned right edges, from which they are an axis's ticks
 ALIGNED = 4.0  # points

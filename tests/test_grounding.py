@@ -154,3 +154,24 @@ def test_a_date_beside_a_name_is_not_the_claim_unless_the_question_asks_when():
                           "When did the Client sign the agreement?") == ["2025"]
     assert check("When did the Client sign the agreement?",
                  "The Client signed it on June 9, 2031.") is not None  # a date nothing holds
+
+
+def test_a_chart_value_read_by_ocr_is_about_the_chart_title_above_it():
+    from core.domain import OCR_IMAGE_HEADER, OCR_VALUES
+
+    chart = "\n".join([
+        OCR_IMAGE_HEADER, "Quillfeather Robotics - Revenue by Quarter, FY2024",
+        "US$ millions, all regions (full year: $148.6 million)", "Q1 2024 Q2 2024 Q3 2024",
+        "Fiscal quarter", "Axis ticks: 0, 10, 20, 30, 40, 50", OCR_VALUES,
+        "Q1 2024: $31.2M", "Q2 2024: $35.8M", "Q3 2024: $38.4M"])
+    items = _report(chart)
+    question = "According to the revenue by quarter chart, what was revenue in Q2 2024?"
+    answer = "Revenue in Q2 2024 was $35.8 million."
+    # The value sits 200 characters below the title: its neighbourhood alone holds no subject.
+    assert unsupported(question, answer, items, infer_citations(answer, items, question)) is None
+    # The chart's title does not make a question about something else supported.
+    items = _report(chart + "\n\nHeadcount: 168 people work in engineering.")
+    question = "How many people work in engineering?"
+    answer = "35.8 people work in engineering."
+    reason = unsupported(question, answer, items, infer_citations(answer, items, question))
+    assert reason is not None and "engineer" in reason.missing
