@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StorageError
@@ -16,7 +17,9 @@ from storage.orm import CollectionRow
 
 
 class Sessions:
-    """An open database: `_sessions` for reads, `_transaction()` for writes."""
+    """An open database: `_sessions()` for reads, `_transaction()` for writes. An error the
+    database driver raises inside either leaves as a one-line StorageError (what the server
+    said), so every front end shows it, and an answer that failed on it is still kept."""
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
@@ -25,14 +28,19 @@ class Sessions:
             migrate(self._engine)
         except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
             raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._factory = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
         self._engine.dispose()
 
     @contextmanager
+    def _sessions(self) -> Iterator[Session]:
+        with _one_line_errors(), self._factory() as session:
+            yield session
+
+    @contextmanager
     def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with _one_line_errors(), self._factory.begin() as session:
             yield session
 
     @staticmethod
@@ -41,3 +49,12 @@ class Sessions:
         if row is None:
             raise StorageError(f"no collection named {name!r}")
         return row
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        said = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
+        raise StorageError(f"the database refused the request: {said[0]}") from exc
