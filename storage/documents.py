@@ -166,8 +166,9 @@ class DocumentStore(Sessions):
             return []
         with self._sessions() as session:
             hits = fulltext.ranked(session, collection, words, limit, sources)
-            rows = {r.id: r for r in session.scalars(
-                select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
+            segments = SegmentRow.__table__  # plain rows: no ORM objects for thousands of hits
+            rows = {r.id: r for r in session.execute(
+                select(segments).where(segments.c.id.in_([h.id for h in hits]))
             )}
             return [SearchHit(h.source, h.ordinal, _segment(rows[h.id]), h.score) for h in hits]
 

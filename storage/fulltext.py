@@ -4,21 +4,21 @@ the same hits: (source, segment id, ordinal, score), best first, a lower score b
 
 - SQLite: the FTS5 index of migration 0001 and FTS5's own bm25().
 - PostgreSQL: the stored tsvector and its GIN index of migration 0007 find the segments holding
-  any of the words; Okapi BM25 is then computed in SQL over those segments with FTS5's constants
-  (k1 = 1.2, b = 0.75) and its statistics (document frequencies and average length over every
-  indexed segment), so both databases rank pages alike.
+  any of the words; Okapi BM25 is then computed in one SQL statement with FTS5's constants
+  (k1 = 1.2, b = 0.75, idf floored at 1e-6). Its statistics (segment count, mean length, how
+  many segments hold each word) are taken over the segments searched (the collection, or the
+  documents named), where FTS5 takes them over every collection; a length is the segment's
+  token count. Over one collection both give the same scores (tests/test_storage.py).
 
 Why BM25 by hand on PostgreSQL: its own ts_rank and ts_rank_cd know no inverse document
 frequency (a word on every page weighs as much as a rare one), so focused mode would read other
-pages than on SQLite. The maintained BM25 extensions (ParadeDB's pg_search, VectorChord-bm25,
-Timescale's pg_textsearch) are packaged neither by Debian nor on PyPI, so a stock server could
-not load them. The hand-written part is small: one term-frequency call per query word, through
-ts_rank_cd, which with all weights 1 and no normalisation counts exactly the word's occurrences.
+pages than on SQLite. No maintained BM25 extension (ParadeDB's pg_search, VectorChord-bm25,
+Timescale's pg_textsearch) is packaged by Debian or on PyPI, so a stock server could not load
+one; Debian's RUM index only speeds up ts_rank's order, without idf.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -79,40 +79,41 @@ def _postgresql(session: Session, collection: str, words: Sequence[str], limit: 
     )
     if not lexemes:  # only stop words ("what is the")
         return []
-    segments, avg_tokens = session.execute(
-        text("SELECT count(*), avg(tokens) FROM segments WHERE fts IS NOT NULL")
-    ).one()
-    params: dict = {"c": collection, "n": limit, "avgdl": float(avg_tokens or 1),
-                    "k1": K1, "b": B, "any": " | ".join(map(_tsquery_term, lexemes))}
-    columns, parts = [], []
-    for i, lexeme in enumerate(lexemes):
-        params[f"t{i}"] = _tsquery_term(lexeme)
-        params[f"w{i}"] = _idf(segments, _frequency(session, params[f"t{i}"])) * (K1 + 1)
-        columns.append(f"ts_rank_cd('{{1,1,1,1}}', s.fts, CAST(:t{i} AS tsquery), 0) AS tf{i}")
-        parts.append(f":w{i} * tf{i} / (tf{i} + norm)")
-    # MATERIALIZED: each term frequency is computed once per segment, not once per use.
+    terms = range(len(lexemes))
+    params: dict = {"c": collection, "n": limit, "k1": K1, "b": B, "min_idf": MIN_IDF,
+                    "any": " | ".join(map(_tsquery_term, lexemes))}
+    params.update({f"t{i}": _tsquery_term(lexeme) for i, lexeme in enumerate(lexemes)})
+    scope = _scope(sources)
+    # One statement: the matching segments with each word's frequency in them (m), the searched
+    # segments' count and mean length (corpus), each word's idf from how many matched (idf).
     sql = (
-        "WITH m AS MATERIALIZED (SELECT d.source, s.id, s.ordinal, "
-        ":k1 * (1 - :b + :b * s.tokens / :avgdl) AS norm, " + ", ".join(columns) + " "
-        "FROM segments s JOIN documents d ON d.id = s.document_id "
-        "JOIN collections c ON c.id = d.collection_id "
-        f"WHERE s.fts @@ CAST(:any AS tsquery) AND c.name = :c{_scope(sources)}) "
-        "SELECT source, id, ordinal, -(" + " + ".join(parts) + ") AS score "
-        "FROM m ORDER BY score, id LIMIT :n"
+        "WITH m AS MATERIALIZED (SELECT d.source, s.id, s.ordinal, s.tokens, "
+        + ", ".join(f"{_TF.format(i=i)} AS tf{i}" for i in terms) + " " + _SEARCHED
+        + f"s.fts @@ CAST(:any AS tsquery){scope}), "
+        f"corpus AS (SELECT count(*) AS n, avg(s.tokens) AS avgdl {_SEARCHED}"
+        f"s.fts IS NOT NULL{scope}), "
+        "idf AS (SELECT " + ", ".join(
+            f"greatest(ln((n - count(*) FILTER (WHERE tf{i} > 0) + 0.5) "
+            f"/ (count(*) FILTER (WHERE tf{i} > 0) + 0.5)), :min_idf) AS idf{i}" for i in terms)
+        + " FROM m, corpus GROUP BY n) "
+        "SELECT m.source, m.id, m.ordinal, -(" + " + ".join(
+            f"idf{i} * tf{i} * (:k1 + 1) / (tf{i} + :k1 * (1 - :b + :b * m.tokens / avgdl))"
+            for i in terms)
+        + ") AS score FROM m, corpus, idf ORDER BY score, m.id LIMIT :n"
     )
     return _run(session, sql, params, sources)
 
 
-def _frequency(session: Session, term: str) -> int:
-    """How many indexed segments hold `term` (the GIN index answers it)."""
-    return session.scalar(
-        text("SELECT count(*) FROM segments WHERE fts @@ CAST(:t AS tsquery)"), {"t": term}
-    )
-
-
-def _idf(segments: int, holding: int) -> float:
-    """FTS5's inverse document frequency, floored as FTS5 floors it."""
-    return max(math.log((segments - holding + 0.5) / (holding + 0.5)), MIN_IDF)
+# The segments of the collection searched; the caller appends its condition.
+_SEARCHED = ("FROM segments s JOIN documents d ON d.id = s.document_id "
+             "JOIN collections c ON c.id = d.collection_id WHERE c.name = :c AND ")
+# A word's frequency in a segment, read back from ts_rank (the cheaper of PostgreSQL's two rank
+# functions): for a one-word query with every weight 1 it returns (1 + 1/2² + ... + 1/tf²)/ζ(2),
+# and ζ(2) minus that sum is close to 1/(tf + 1/2), so the formula below gives tf back exactly
+# (checked for 0 to 255, the most positions a tsvector keeps per word). ts_rank_cd would count
+# occurrences directly (each is a cover of its own) but takes three times as long.
+_TF = ("round(1 / (1.64493406685 * (1 - CAST(ts_rank('{{1,1,1,1}}', s.fts, CAST(:t{i} AS tsquery), "
+       "0) AS float8))) - 0.5)")
 
 
 def _tsquery_term(lexeme: str) -> str:

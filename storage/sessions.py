@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StorageError
@@ -27,7 +28,8 @@ class Sessions:
             self._engine = make_engine(self.url)
             migrate(self._engine)
         except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
-            raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
+            raise StorageError(
+                f"cannot open the database {_shown(self.url)}: {_first_line(exc)}") from exc
         self._factory = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -56,5 +58,19 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
-        said = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
-        raise StorageError(f"the database refused the request: {said[0]}") from exc
+        raise StorageError(f"the database refused the request: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """What the driver or server said, first line only (SQLAlchemy adds the statement and a
+    link on lines of their own)."""
+    said = exc.orig if isinstance(exc, DBAPIError) else exc
+    return (str(said).strip().splitlines() or [type(said).__name__])[0]
+
+
+def _shown(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url

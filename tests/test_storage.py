@@ -97,6 +97,42 @@ def test_save_list_and_search(store):
     assert (info.name, info.documents, info.text_tokens) == ("c", 1, 3)
 
 
+def _bm25(texts: dict[str, str], query: list[str]) -> dict[str, float]:
+    """Okapi BM25 as FTS5 computes it (k1 1.2, b 0.75, idf floored at 1e-6), negated: the
+    reference both databases' search must give for words no stemmer changes."""
+    import math
+
+    lengths = {s: len(t.split()) for s, t in texts.items()}
+    mean = sum(lengths.values()) / len(texts)
+    scores = {}
+    for source, words in ((s, t.split()) for s, t in texts.items()):
+        score = 0.0
+        for term in query:
+            holding = sum(term in t.split() for t in texts.values())
+            idf = max(math.log((len(texts) - holding + 0.5) / (holding + 0.5)), 1e-6)
+            tf = words.count(term)
+            score += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * lengths[source] / mean))
+        if score:
+            scores[source] = -score
+    return scores
+
+
+def test_search_ranks_by_bm25_alike_on_every_database(store):
+    texts = {"a.pdf": "zebra quartz lemon lemon", "b.pdf": "zebra cobalt",
+             "c.pdf": "zebra vivid vivid vivid cobalt lemon", "d.pdf": "zebra plain words only",
+             "e.pdf": "quartz quartz", "f.pdf": "cobalt lemon zebra", "g.pdf": "nothing else"}
+    for n, (source, words) in enumerate(texts.items()):
+        store.save("c", _parsed(source, words, sha=f"{n:064x}"), 1)
+    expected = _bm25(texts, ["quartz", "lemon", "cobalt", "zebra"])
+    hits = store.search("c", "Quartz, lemon; cobalt & zebra?", limit=10)
+    assert [h.source for h in hits] == sorted(expected, key=expected.get)
+    assert [h.score for h in hits] == pytest.approx([expected[h.source] for h in hits], rel=1e-4)
+    assert hits[0].source == "e.pdf"  # the rarest word, twice, in the shortest page
+    scoped = store.search("c", "zebra", limit=10, sources=["b.pdf", "g.pdf"])
+    assert [h.source for h in scoped] == ["b.pdf"]
+    assert len(store.search("c", "zebra", limit=2)) == 2
+
+
 def test_new_version_replaces_old_and_keeps_fts_consistent(store):
     store.save("c", _parsed("a.pdf", "old words here"), 1)
     assert store.save("c", _parsed("a.pdf", "new content", sha="b" * 64), 1) == SaveResult.REPLACED
