@@ -3,8 +3,9 @@
 # temporary directory, listening on loopback only, stopped and removed when the script exits.
 # Sourced by test.sh after bootstrap.sh (it uses apt_tool); not meant to be called on its own.
 #
-#   start_test_postgres   sets DOCSCOUT_TEST_DATABASE_URL and returns 0, or says why it cannot
-#                         and returns 1 (the caller then skips the PostgreSQL run)
+#   start_test_postgres   sets DOCSCOUT_TEST_DATABASE_URL and returns 0; returns 1, saying why,
+#                         when no server can be installed (the caller skips the PostgreSQL run);
+#                         exits the script when an installed server does not start (a failure)
 
 _pg_dir=""
 _pg_bin=""
@@ -51,7 +52,7 @@ start_test_postgres() {
              "to own the server" >&2
         return 1
     fi
-    _pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/docscout-pg.XXXXXX")"
+    _pg_dir="$(mktemp -d /tmp/docscout-pg.XXXXXX)"  # /tmp: the postgres user can reach it
     [ "$(id -u)" != 0 ] || chown postgres: "$_pg_dir"
     trap stop_test_postgres EXIT
     local port
@@ -63,10 +64,10 @@ start_test_postgres() {
             -o "-c listen_addresses=127.0.0.1 -p $port -k $_pg_dir -c fsync=off \
                 -c synchronous_commit=off -c full_page_writes=off" start >/dev/null \
         || ! "$_pg_bin/createdb" -h 127.0.0.1 -p "$port" -U docscout docscout_test; then
-        echo "note: skipping the PostgreSQL run: the test server did not start:" >&2
+        echo "error: the PostgreSQL test server did not start:" >&2
         tail -n 5 "$_pg_dir"/*.log >&2 || true
         stop_test_postgres
-        return 1
+        exit 1
     fi
     export DOCSCOUT_TEST_DATABASE_URL="postgresql+psycopg://docscout@127.0.0.1:$port/docscout_test"
     echo "PostgreSQL $("$_pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" \
