@@ -273,4 +273,3 @@ def drop_orphan_images(session: Session) -> None:
     session.execute(delete(ImageRow).where(ImageRow.sha256.not_in(used)))
     read = select(DocumentRow.sha256)
     session.execute(delete(OriginalRow).where(OriginalRow.sha256.not_in(read)))
-

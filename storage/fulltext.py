@@ -3,12 +3,12 @@ the same hits: (source, segment id, ordinal, score), best first, a lower score b
 (bm25, negated, as SQLite's FTS5 reports it).
 
 - SQLite: the FTS5 index of migration 0001 and FTS5's own bm25().
-- PostgreSQL: the stored tsvector and its GIN index of migration 0007 find the segments holding
-  any of the words; Okapi BM25 is then computed in one SQL statement with FTS5's constants
+- PostgreSQL: the stored tsvector (English stems, stop words kept, as FTS5's porter tokenizer
+  indexes) and its GIN index of migration 0007 find the segments holding any of the words; Okapi BM25 is then computed in one SQL statement with FTS5's constants
   (k1 = 1.2, b = 0.75, idf floored at 1e-6). Its statistics (segment count, mean length, how
-  many segments hold each word) are taken over the segments searched (the collection, or the
-  documents named), where FTS5 takes them over every collection; a length is the segment's
-  token count. Over one collection both give the same scores (tests/test_storage.py).
+  many segments hold each word) are the collection's, where FTS5 takes them over every
+  collection; a length is the segment's token count. Over one collection both give the same
+  scores (tests/test_storage.py).
 
 Why BM25 by hand on PostgreSQL: its own ts_rank and ts_rank_cd know no inverse document
 frequency (a word on every page weighs as much as a rare one), so focused mode would read other
@@ -29,7 +29,7 @@ from core.errors import StorageError
 
 K1, B = 1.2, 0.75  # FTS5's bm25 defaults
 MIN_IDF = 1e-6  # FTS5's floor for a word on more than half the segments
-POSTGRESQL_CONFIG = "english"  # the text search configuration migration 0007 indexes with
+POSTGRESQL_CONFIG = "docscout_english"  # migration 0007's: English stems, stop words kept
 
 
 class Match(NamedTuple):
@@ -77,36 +77,38 @@ def _postgresql(session: Session, collection: str, words: Sequence[str], limit: 
         text("SELECT tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :q))"),
         {"config": POSTGRESQL_CONFIG, "q": " ".join(words)},
     )
-    if not lexemes:  # only stop words ("what is the")
+    if not lexemes:
         return []
     terms = range(len(lexemes))
     params: dict = {"c": collection, "n": limit, "k1": K1, "b": B, "min_idf": MIN_IDF,
                     "any": " | ".join(map(_tsquery_term, lexemes))}
     params.update({f"t{i}": _tsquery_term(lexeme) for i, lexeme in enumerate(lexemes)})
-    scope = _scope(sources)
-    # One statement: the matching segments with each word's frequency in them (m), the searched
-    # segments' count and mean length (corpus), each word's idf from how many matched (idf).
+    # One statement: the collection's matching segments with each word's frequency in them (m),
+    # the count and mean length of its indexed segments (corpus), how many matches hold each
+    # word (df); then the best of them, only in the documents named when `sources` is given.
+    # The statistics stay the collection's when a few documents are searched, as FTS5's stay
+    # the whole index's: a word on every page of the one document asked about still counts.
+    frequencies = ", ".join(f"{_TF.format(i=i)} AS tf{i}" for i in terms)
+    holding = ", ".join(f"count(*) FILTER (WHERE tf{i} > 0) AS df{i}" for i in terms)
+    bm25 = " + ".join(
+        f"greatest(ln(CAST(n - df{i} + 0.5 AS float8) / (df{i} + 0.5)), :min_idf)"
+        f" * tf{i} * (:k1 + 1) / (tf{i} + :k1 * (1 - :b + :b * m.tokens / avgdl))" for i in terms)
     sql = (
-        "WITH m AS MATERIALIZED (SELECT d.source, s.id, s.ordinal, s.tokens, "
-        + ", ".join(f"{_TF.format(i=i)} AS tf{i}" for i in terms) + " " + _SEARCHED
-        + f"s.fts @@ CAST(:any AS tsquery){scope}), "
-        f"corpus AS (SELECT count(*) AS n, avg(s.tokens) AS avgdl {_SEARCHED}"
-        f"s.fts IS NOT NULL{scope}), "
-        "idf AS (SELECT " + ", ".join(
-            f"greatest(ln((n - count(*) FILTER (WHERE tf{i} > 0) + 0.5) "
-            f"/ (count(*) FILTER (WHERE tf{i} > 0) + 0.5)), :min_idf) AS idf{i}" for i in terms)
-        + " FROM m, corpus GROUP BY n) "
-        "SELECT m.source, m.id, m.ordinal, -(" + " + ".join(
-            f"idf{i} * tf{i} * (:k1 + 1) / (tf{i} + :k1 * (1 - :b + :b * m.tokens / avgdl))"
-            for i in terms)
-        + ") AS score FROM m, corpus, idf ORDER BY score, m.id LIMIT :n"
+        f"WITH m AS MATERIALIZED (SELECT d.source, s.id, s.ordinal, s.tokens, {frequencies} "
+        f"{_SEARCHED} s.fts @@ CAST(:any AS tsquery)), "
+        f"corpus AS (SELECT count(*) AS n, avg(s.tokens) AS avgdl {_SEARCHED} "
+        "s.fts IS NOT NULL), "
+        f"df AS (SELECT {holding} FROM m) "
+        f"SELECT m.source, m.id, m.ordinal, -({bm25}) AS score FROM m, corpus, df "
+        + ("WHERE m.source IN :sources " if sources is not None else "")
+        + "ORDER BY score, m.id LIMIT :n"
     )
     return _run(session, sql, params, sources)
 
 
 # The segments of the collection searched; the caller appends its condition.
 _SEARCHED = ("FROM segments s JOIN documents d ON d.id = s.document_id "
-             "JOIN collections c ON c.id = d.collection_id WHERE c.name = :c AND ")
+             "JOIN collections c ON c.id = d.collection_id WHERE c.name = :c AND")
 # A word's frequency in a segment, read back from ts_rank (the cheaper of PostgreSQL's two rank
 # functions): for a one-word query with every weight 1 it returns (1 + 1/2² + ... + 1/tf²)/ζ(2),
 # and ζ(2) minus that sum is close to 1/(tf + 1/2), so the formula below gives tf back exactly
