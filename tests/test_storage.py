@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -141,6 +143,16 @@ def test_new_version_replaces_old_and_keeps_fts_consistent(store):
     if store._engine.dialect.name == "sqlite":  # PostgreSQL's index column is generated
         with store._engine.connect() as conn:  # FTS5's own consistency check raises when corrupt
             conn.execute(text("INSERT INTO segments_fts(segments_fts) VALUES('integrity-check')"))
+
+
+def test_a_nul_character_in_text_is_dropped_alike_on_every_database(store):
+    """PostgreSQL refuses NUL in text; a PDF's text or title may hold one (unmapped glyphs)."""
+    parsed = _parsed("nul.pdf", "quarterly\x00 revenue")
+    parsed = replace(parsed, document=replace(parsed.document, title="Q3\x00 report"))
+    assert store.save("c", parsed, 1) == SaveResult.STORED
+    assert store.documents("c")[0].title == "Q3 report"
+    assert [s.text for s in store.segments("c", "nul.pdf")] == ["quarterly revenue"]
+    assert [h.source for h in store.search("c", "quarterly")] == ["nul.pdf"]
 
 
 def test_failed_version_never_replaces_a_readable_one(store):
