@@ -64,6 +64,12 @@ def main() -> None:
         print(f"{'evidence source':16}{'questions':>10}" + "".join(
             f"{f'recall@{b // 1000}K':>12}{'pages':>7}" for b in budgets))
         _row("all", overall)
+        if overall[0].outside:
+            print(f"(left out: {overall[0].outside} questions whose evidence names a page beyond "
+                  "the last page of their document, i.e. printed page labels; counted as misses, "
+                  "recall@" + ", ".join(
+                      f"{r.budget // 1000}K would be {r.found / (r.questions + r.outside):.1%}"
+                      for r in overall) + ")")
         for source in SOURCES:
             tagged = [q for q in questions if f"source:{source}" in q.tags]
             if tagged:

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import yaml
 
-from core.domain import Answer, Citation, DocumentKind, Mode, StopReason
+from core.domain import Answer, Citation, Document, DocumentKind, Mode, StopReason
 from core.errors import EngineError, QuestionSetError, StorageError
 from engine.grounding import says_not_found
 from engine.types import Context
@@ -479,6 +479,15 @@ def _evidence_in(question: EvalQuestion, context: Context) -> bool | None:
                 for alternatives in question.evidence) if question.evidence else None)
 
 
+def _within(question: EvalQuestion, documents: Sequence[Document]) -> bool:
+    """Whether every evidence place has an alternative inside the pages of a document it names
+    (lines and documents not in the collection are not judged here)."""
+    def inside(place: Place) -> bool:
+        pages = [d.pages for d in documents if _names(d.source, place.name) and d.pages]
+        return place.page_end is None or not pages or place.page_end <= max(pages)
+    return all(any(inside(p) for p in alternatives) for alternatives in question.evidence)
+
+
 def _pages_read(context: Context) -> int:
     return len({(i.document.source, i.segment.locator.page or i.segment.locator.path)
                 for i in context.items})
@@ -509,9 +518,10 @@ class RecallAt:
     """Evidence recall of the context alone at one budget (no model is called)."""
 
     budget: int
-    questions: int  # questions that name evidence
+    questions: int  # questions that name evidence their documents have
     found: int  # of them, those whose every evidence place was in the context
     pages_read_median: float | None
+    outside: int = 0  # questions left out: an evidence page beyond its document's last page
 
     @property
     def recall(self) -> float | None:
@@ -522,9 +532,14 @@ def recall_at(analyst, collection: str, questions: Sequence[EvalQuestion],
               budgets: Sequence[int]) -> list[RecallAt]:
     """For each budget (tokens for the documents), the share of `questions` with evidence whose
     every evidence place the context holds, and the median pages read: what packing finds,
-    measured without answering (fast; `docscout eval --recall-at`)."""
-    sources = [d.source for d in analyst.store.documents(collection)]
-    asked = [q for q in questions if q.evidence]
+    measured without answering (fast; `docscout eval --recall-at`). A question whose evidence
+    names a page its document does not have (a question set citing printed page labels, such as
+    "p. 289" of a 40-page excerpt) cannot be found by any context: it is counted in `outside`,
+    not in the recall."""
+    documents = analyst.store.documents(collection)
+    sources = [d.source for d in documents]
+    with_evidence = [q for q in questions if q.evidence]
+    asked = [q for q in with_evidence if _within(q, documents)]
     out = []
     for budget in budgets:
         found, pages = 0, []
@@ -538,5 +553,6 @@ def recall_at(analyst, collection: str, questions: Sequence[EvalQuestion],
             found += bool(_evidence_in(question, context))
             pages.append(_pages_read(context))
         out.append(RecallAt(budget, len(asked), found,
-                            statistics.median(pages) if pages else None))
+                            statistics.median(pages) if pages else None,
+                            len(with_evidence) - len(asked)))
     return out

@@ -6,18 +6,23 @@
   exceeded, and "full" always means the model read everything it can read.
 - Focused mode: each document's overview first (a codebase's tree; otherwise its first text
   segment), within half the budget, documents with search hits first; then pages and files by
-  bm25 rank: the best `IMAGE_RANKS` pages with their page image, the others as text; then the
-  page images of the other ranked pages, best first; then, while room is left, the rest
-  round-robin across documents (their beginnings first). A page image costs ~1,450 tokens under
-  Llama 4 and its text often 300-600, so at a small budget text first reads three times the pages
-  (measured on mmlb-dev with bench/retrieval.py: see README, "Measuring answers"). Emitted in
-  document order, segments by position, so the model reads excerpts in place.
+  bm25 rank, as text, the best `NEIGHBOUR_RANKS` pages each followed by the text of the pages
+  either side of it (evidence often runs over onto the next page, or a table's title is on the
+  page before); then the page images of the ranked pages, best first; then, while room is left,
+  the rest round-robin across documents (their beginnings first).
+- Images: a page image costs ~1,450 tokens under Llama 4 and its text often 300-600, so at a
+  small budget text first reads three times the pages. Only when the question asks about what a
+  page shows (a chart, a figure, a photo, a colour: `asks_to_see`) do the best `IMAGE_RANKS`
+  pages come with their image straight away. Measured on mmlb-dev with bench/retrieval.py (see
+  README, "Measuring answers").
+- Emitted in document order, segments by position, so the model reads excerpts in place.
 
 What each item costs is engine.costs'; which mode a question gets is engine.service.Analyst.plan's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,12 +34,20 @@ if TYPE_CHECKING:
     from core.domain import SearchHit
 
 OVERVIEW_SHARE = 0.5  # overviews may take at most this share of a focused budget
-IMAGE_RANKS = 2  # the best-ranked pages come with their page image; the rest, text first
+IMAGE_RANKS = 2  # for a question about what pages show, the best pages come with their image
+NEIGHBOUR_RANKS = 3  # the best-ranked pages bring the text of the pages either side of them
 MAX_MISSES = 64  # the fill stops after this many segments in a row were counted and did not fit
 # Another model's tokenizer: a segment is not even counted when this share of its Llama 4 count is
 # over the room left (a smaller vocabulary than Llama 4's 200K never needs half as many tokens).
 ESTIMATE_FLOOR = 0.5
 MIN_HITS, MAX_HITS = 50, 10_000
+
+# Words of a question about what a page shows rather than says: its page images are worth their
+# tokens from the first ranks on.
+_VISUAL = re.compile(
+    r"\b(?:charts?|graphs?|plots?|figures?|fig|pictures?|photos?|photographs?|images?|"
+    r"diagrams?|maps?|logos?|icons?|screenshots?|colou?rs?|illustrations?|drawings?|"
+    r"infographics?|look(?:s|ed)? like|shown?|depicted|pictured)\b", re.IGNORECASE)
 
 Search = Callable[[str, int], "list[SearchHit]"]  # (question, k) -> hits, best first
 
@@ -100,13 +113,26 @@ class _Focus:
         ranked = self._ranked(question, search)
         rank = {key: n for n, key in reversed(list(enumerate(ranked, 1)))}
         self._overviews(ranked, rank)
+        images = IMAGE_RANKS if asks_to_see(question) else 0
         for n, (d, s) in enumerate(ranked, 1):
-            self._add_page(d, s, self.budget, f"search rank {n}", images=n <= IMAGE_RANKS)
-        for n, (d, s) in enumerate(ranked[IMAGE_RANKS:], IMAGE_RANKS + 1):
+            self._add_page(d, s, self.budget, f"search rank {n}", images=n <= images)
+            if n <= NEIGHBOUR_RANKS:
+                self._neighbours(d, s, n)
+        for n, (d, s) in enumerate(ranked[images:], images + 1):
             if (d, s) in self.chosen:  # its page image, now that every ranked text is in
                 self._add_page(d, s, self.budget, f"search rank {n}")
         self._fill()
         return self.chosen
+
+    def _neighbours(self, d: int, s: int, n: int) -> None:
+        """The text of the pages before and after the page of segment `s` (PDF pages only)."""
+        segs = self.plan.segs[d]
+        page = segs[s].locator.page
+        if page is None:
+            return
+        for m, seg in enumerate(segs):
+            if seg.locator.page in (page - 1, page + 1) and seg.kind != SegmentKind.IMAGE:
+                self._add(d, m, self.budget, f"next to search rank {n}")
 
     def _ranked(self, question: str, search: Search | None) -> list[tuple[int, int]]:
         if search is None or not question.strip():
@@ -178,6 +204,12 @@ class _Focus:
         self.used += cost
         self.images += image
         return True
+
+
+def asks_to_see(question: str) -> bool:
+    """Whether a question is about what a page shows (a chart, a photo, a colour), so that its
+    best pages' images are worth their tokens before other pages' text."""
+    return _VISUAL.search(question) is not None
 
 
 def _overview(segments: Sequence[Segment]) -> int | None:

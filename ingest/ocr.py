@@ -4,7 +4,9 @@ image can be found by full-text search and read by a text-only model.
 A chart's words alone lose what a reader sees at once: which value sits over which label. OCR
 returns "$31.2M" and "Q1 2024" as separate words at their places; `image_text` keeps the lines
 in reading order and, when the image has a row of labels under a plot with values above them
-(bar and line charts with value labels), adds one line per label with the values over it:
+(bar and line charts with value labels), puts one line per label with the values over it in
+place of the rows of bare values (a column "$43.2M $38.4M ..." over a row of labels reads, to a
+small model, as if the first value went with the first label):
 
     Text read from the image by OCR:
     Quillfeather Robotics - Revenue by Quarter, FY2024
@@ -30,6 +32,7 @@ import pymupdf
 
 MAX_OCR_SIDE = 2400  # pixels: small labels of a chart stay legible, a photo stays quick
 HEADER = "Text read from the image by OCR:"
+FIGURE_HEADER = "Text read from a figure on this page by OCR:"
 VALUES = "Values over each label (read by their position):"
 _NUMBER = re.compile(r"^[(]?[-+]?[$€£¥]?\d[\d,]*(?:\.\d+)?(?:[%kKmMbB]|bn)?[)]?$")
 MIN_TICKS = 3  # numbers with aligned right edges, from which they are an axis's ticks
@@ -60,37 +63,40 @@ def tessdata() -> str | None:
         return None
 
 
-def image_words(data: bytes, language: str = "eng") -> list[Word]:
+def image_words(data: bytes, language: str = "eng", zoom: float = 2.0) -> list[Word]:
     """The words Tesseract reads in an encoded image (PNG or JPEG), with their boxes (in the
-    image's pixels). Read at twice the image's size, its longer side at most `MAX_OCR_SIDE`."""
+    image's pixels). Read at `zoom` times the image's size, its longer side at most
+    `MAX_OCR_SIDE` (Tesseract's time grows with the pixels it reads)."""
     with pymupdf.open(stream=data) as image, pymupdf.open("pdf", image.convert_to_pdf()) as pdf:
         page = pdf[0]
-        scale = min(2.0, MAX_OCR_SIDE / max(page.rect.width, page.rect.height, 1))
+        scale = min(zoom, MAX_OCR_SIDE / max(page.rect.width, page.rect.height, 1))
         textpage = page.get_textpage_ocr(language=language, dpi=round(72 * scale), full=True,
                                          tessdata=tessdata())
         return [Word(x0, y0, x1, y1, text)
                 for x0, y0, x1, y1, text, *_ in page.get_text("words", textpage=textpage)]
 
 
-def image_text(data: bytes, language: str = "eng") -> str:
+def image_text(data: bytes, language: str = "eng", header: str = HEADER,
+               zoom: float = 2.0) -> str:
     """What an image says, for search and text-only models ("" when it holds no words)."""
-    return chart_text(image_words(data, language))
+    return chart_text(image_words(data, language, zoom), header)
 
 
-def chart_text(words: list[Word]) -> str:
-    """OCR words as text: their lines in reading order, then the values over each label when
-    the words look like a labelled chart (see the module docstring)."""
+def chart_text(words: list[Word], header: str = HEADER) -> str:
+    """OCR words as text under `header`: their lines in reading order, then the values over each
+    label when the words look like a labelled chart (see the module docstring)."""
     ticks = _ticks(words)
     kept = [w for w in words if w not in ticks and not _beside_axis(w, ticks)]
     if not kept and not ticks:
         return ""
-    lines = [" ".join(w.text for w in row) for row in _rows(kept)]
+    pairs, placed = _values_by_label(kept)
+    lines = [" ".join(w.text for w in row) for row in _rows(kept)
+             if not all(w in placed for w in row)]  # bare values: they come with their labels
     if ticks:
         lines.append("Axis ticks: " + ", ".join(w.text for w in sorted(ticks, key=lambda w: -w.y0)))
-    pairs = _values_by_label(kept)
     if pairs:
         lines += [VALUES, *(f"{label}: {values}" for label, values in pairs)]
-    return "\n".join([HEADER, *lines])
+    return "\n".join([header, *lines])
 
 
 def _beside_axis(word: Word, ticks: list[Word]) -> bool:
@@ -145,9 +151,10 @@ def _labels(line: list[Word]) -> list[list[Word]]:
     return groups
 
 
-def _values_by_label(words: list[Word]) -> list[tuple[str, str]]:
-    """(label, values) for a row of at least two labels under numbers; [] when there is none.
-    Values are numbers in rows of numbers only (a title's or a note's figures are not)."""
+def _values_by_label(words: list[Word]) -> tuple[list[tuple[str, str]], list[Word]]:
+    """(label, values) for a row of at least two labels under numbers, and the value words
+    placed; ([], []) when there is none. Values are numbers in rows of numbers only (a title's
+    or a note's figures are not)."""
     rows = _rows(words)
     numbers = [w for row in rows if all(_NUMBER.match(w.text) for w in row) for w in row]
     for line in reversed(rows):  # the category axis is the lowest row of labels
@@ -164,8 +171,9 @@ def _values_by_label(words: list[Word]) -> list[tuple[str, str]]:
                 if abs(centres[nearest] - word.centre) < reach:
                     over.setdefault(nearest, []).append(word)
         if len(over) < 2:
-            return []
-        return [(" ".join(w.text for w in labels[i]),
-                 ", ".join(w.text for w in sorted(over[i], key=lambda w: w.y0)))
-                for i in sorted(over)]
-    return []
+            return [], []
+        pairs = [(" ".join(w.text for w in labels[i]),
+                  ", ".join(w.text for w in sorted(over[i], key=lambda w: w.y0)))
+                 for i in sorted(over)]
+        return pairs, [w for placed in over.values() for w in placed]
+    return [], []

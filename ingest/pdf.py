@@ -6,8 +6,10 @@ vector blocks gives text, raster boxes and drawing boxes together. Cheap signals
 the expensive work: crossing ruling lines -> a table grid filled from the words; large rasters,
 many curves or coloured fills, or no text layer -> render the page at the largest size that fits
 a Llama 4 canvas of at most `settings.page_image_max_tiles` tiles (no image token wasted); no
-text layer and Tesseract installed -> OCR. A page that fails is recorded as "page N: ..." and
-the rest of the document is still read.
+text layer and Tesseract installed -> OCR of the page; large rasters on a page with a text layer
+(a chart pasted as a picture) -> OCR of each of them, added to the page's text under its own
+label (ingest.ocr), so that their words and values are searchable and read by text-only models.
+A page that fails is recorded as "page N: ..." and the rest of the document is still read.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from core.tokens import (
 )
 from ingest.base import FileInput, sha256_bytes
 from ingest.detect import HEAD_BYTES, describe_content, has_pdf_header
-from ingest.ocr import tessdata
+from ingest.ocr import FIGURE_HEADER, image_text, tessdata
 from ingest.pdf_layout import (
     THIN,
     Box,
@@ -60,6 +62,12 @@ _SCAN_MAX_CHARS = 40  # ... fewer characters of text than this is a scan (stampe
 _CHROMA = 26  # max - min of the 0..255 RGB channels from which a fill is coloured, not grey
 JPEG_QUALITY = 90  # rendered pages; see _jpeg
 _OCR_DPI = 200  # Tesseract: ~0.9 s a page at 200 dpi, ~1.1 s at 300, no better on clean print
+_FIGURE_DPI = 100  # a raster figure rendered for OCR, which reads it at twice that (sharper
+# than rendering at 200 dpi: measured on sample_docs/report.pdf's charts)
+_FIGURES_PER_PAGE = 3  # the largest rasters of a page that are OCRed (a photo collage has more)
+_WHOLE_PAGE = 0.8  # a raster this big under a text layer is a scan already read (or a backdrop)
+_FLAT_DPI = 36  # a thumbnail of the raster, to tell a graphic from a photo
+_FLAT_SHARE = 0.6  # a graphic: its six commonest colours (3 bits a channel) cover this share
 
 
 
@@ -165,9 +173,12 @@ def _parse_page(page: pymupdf.Page, settings: Settings) -> tuple[Image | None, s
             image = _render(page, settings.page_image_max_tiles)
         except Exception as exc:
             problems.append(f"could not render the page image: {_describe(exc)}")
-    if scanned and settings.ocr and tessdata() is not None:
+    if settings.ocr and tessdata() is not None and (scanned or figure):
         try:
-            text = _ocr_text(page, settings)
+            if scanned:
+                text = _ocr_text(page, settings)
+            elif settings.ocr_figures:
+                text = "\n\n".join(t for t in [text, *_figure_texts(page, scan, settings)] if t)
         except Exception as exc:
             problems.append(f"OCR failed: {_describe(exc)}")
     return image, text, problems
@@ -326,6 +337,38 @@ def _jpeg(pix: pymupdf.Pixmap) -> bytes:
     out = io.BytesIO()
     frame.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False)
     return out.getvalue()
+
+
+def _figure_texts(page: pymupdf.Page, scan: Scan, settings: Settings) -> list[str]:
+    """What OCR reads in the page's largest graphics (rasters covering at least
+    `settings.figure_min_area` of the page, less than all of it, in flat colours): the words of a
+    chart or a text box pasted as a picture, with a chart's values by label. Photos are skipped
+    (Tesseract reads noise in them, slowly), and so is a raster holding fewer than two words.
+    Measured on ../shared/corpus: see README, "What packing finds"."""
+    large = [box for box in scan.images
+             if scan.area and settings.figure_min_area <= area(box) / scan.area < _WHOLE_PAGE]
+    texts = []
+    for box in sorted(large, key=area, reverse=True)[:_FIGURES_PER_PAGE]:
+        clip = (pymupdf.Rect(box) * page.rotation_matrix).normalize()  # scan boxes: unrotated
+        if not _flat(page, clip):
+            continue
+        pix = page.get_pixmap(dpi=_FIGURE_DPI, clip=clip, colorspace=pymupdf.csRGB, alpha=False)
+        text = image_text(pix.tobytes("png"), settings.ocr_language, FIGURE_HEADER)
+        words = text.removeprefix(FIGURE_HEADER).split()
+        if sum(len(w) > 1 and any(c.isalnum() for c in w) for w in words) >= 2:
+            texts.append(text)
+    return texts
+
+
+def _flat(page: pymupdf.Page, clip: pymupdf.Rect) -> bool:
+    """Whether a region is a graphic (chart, diagram, text, screenshot) rather than a photo:
+    in a thumbnail with 3 bits a channel, its six commonest colours cover most of it (a chart:
+    0.97-1.0, a screenshot: 0.8-0.9, photos: 0.24-0.5 in ../shared/corpus)."""
+    pix = page.get_pixmap(dpi=_FLAT_DPI, clip=clip, colorspace=pymupdf.csRGB, alpha=False)
+    thumb = PILImage.frombuffer("RGB", (pix.width, pix.height), pix.samples, "raw", "RGB",
+                                pix.stride, 1).point(lambda v: v & 0xE0)
+    counts = sorted((n for n, _ in thumb.getcolors(512) or []), reverse=True)
+    return sum(counts[:6]) >= _FLAT_SHARE * pix.width * pix.height
 
 
 def _ocr_text(page: pymupdf.Page, settings: Settings) -> str:

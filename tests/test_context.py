@@ -21,7 +21,7 @@ from core.domain import (
 )
 from core.tokens import count_image_tokens, count_text_tokens
 from engine.costs import content_of, item_text, piece
-from engine.packing import assemble
+from engine.packing import asks_to_see, assemble
 from engine.prompt import (
     prompt_overhead,
     render_messages,
@@ -202,7 +202,7 @@ def test_item_tokens_are_label_plus_content():
 def test_focused_keeps_overviews_and_document_order():
     coll = _collection()
     search = _searcher(coll, [("d.pdf", 3), ("a.pdf", 4), ("repo", 2)])
-    context = assemble(coll, "q", WordTokenizer(), 160, max_images=10, search=search)
+    context = assemble(coll, "q", WordTokenizer(), 240, max_images=10, search=search)
     assert context.mode == Mode.FOCUSED
     keys = _keys(context)
     order = {doc.source: n for n, (doc, _) in enumerate(coll)}
@@ -210,7 +210,7 @@ def test_focused_keeps_overviews_and_document_order():
     for overview in [("a.pdf", 0), ("repo", 0), ("c.pdf", 0), ("d.pdf", 0)]:
         assert overview in keys
     assert ("d.pdf", 3) in keys and ("a.pdf", 4) in keys and ("repo", 2) in keys
-    assert context.corpus_tokens <= 160
+    assert context.corpus_tokens <= 240
 
 
 def test_every_item_says_why_it_was_chosen():
@@ -221,6 +221,8 @@ def test_every_item_says_why_it_was_chosen():
     why = {(i.document.source, i.ordinal): i.why for i in context.items}
     assert why[("d.pdf", 3)] == "search rank 1" and why[("a.pdf", 6)] == "search rank 2"
     assert why[("a.pdf", 5)] == "same page as search rank 2"  # page 5's image, with its text
+    assert why[("d.pdf", 2)] == why[("d.pdf", 4)] == "next to search rank 1"  # pages 2 and 4
+    assert why[("a.pdf", 4)] == why[("a.pdf", 7)] == "next to search rank 2"  # pages 4 and 6
     assert why[("d.pdf", 0)] == "overview, search rank 3" and why[("c.pdf", 0)] == "overview"
     assert all(why.values()) and "fill" in why.values()
     full = assemble(coll, "q", WordTokenizer(), 10**9, max_images=10)
@@ -240,6 +242,45 @@ def test_ranked_pages_beyond_the_best_two_come_as_text_before_their_images():
             assert set(ranked) <= keys, budget
         texts_only += set(ranked) <= keys and ("a.pdf", 5) not in keys
     assert texts_only  # some budget reads every ranked page's text, and not that image
+
+
+def test_the_best_pages_bring_their_neighbours_right_after_them():
+    coll = [_pdf("a.pdf", 12), _pdf("b.pdf", 12)]  # one text segment per page: ordinal = page - 1
+    ranked = [("a.pdf", 5), ("b.pdf", 9), ("a.pdf", 0), ("b.pdf", 2), ("a.pdf", 10)]
+    search = _searcher(coll, ranked)
+    whole = assemble(coll, "q", WordTokenizer(), 10**6, max_images=0, search=search)
+    budget = whole.corpus_tokens - 1  # focused, with room for almost everything
+    why = {(i.document.source, i.ordinal): i.why
+           for i in assemble(coll, "q", WordTokenizer(), budget, max_images=0,
+                             search=search).items}
+    assert why[("a.pdf", 4)] == why[("a.pdf", 6)] == "next to search rank 1"
+    assert why[("b.pdf", 8)] == why[("b.pdf", 10)] == "next to search rank 2"
+    assert why[("a.pdf", 1)] == "next to search rank 3"  # page 1 has no page before it
+    assert why[("b.pdf", 1)] != "next to search rank 4"  # only the best three bring neighbours
+    # At a budget for about four pages, rank 1 comes with its neighbours before rank 2.
+    small = {(i.document.source, i.ordinal): i.why
+             for i in assemble(coll, "q", WordTokenizer(), 120, max_images=0,
+                               search=search).items}
+    assert ("a.pdf", 4) in small and ("a.pdf", 6) in small and ("b.pdf", 9) not in small
+
+
+def test_a_question_about_what_pages_show_brings_their_images_first():
+    coll = [_pdf("a.pdf", 6, image_pages=(2, 3)), _pdf("b.pdf", 6)]
+    # a.pdf: [text p1, image p2, text p2, image p3, text p3, text p4, ...]
+    ranked = [("a.pdf", 2), ("b.pdf", 3), ("b.pdf", 4), ("b.pdf", 5)]
+    search = _searcher(coll, ranked)
+    for question, image_first in [("What does the chart on growth show?", True),
+                                  ("What colour is the logo?", True),
+                                  ("What was the growth in 2023?", False)]:
+        assert asks_to_see(question) is image_first
+        keys = set()
+        for budget in range(100, 400, 10):
+            keys = set(_keys(assemble(coll, question, WordTokenizer(), budget, max_images=10,
+                                      search=search)))
+            if ("a.pdf", 1) in keys or set(ranked) <= keys:
+                break
+        # a visual question reads the best page's image before the other ranked pages' text
+        assert (("a.pdf", 1) in keys and not set(ranked) <= keys) is image_first, question
 
 
 def test_focused_ranks_before_filling_and_never_exceeds_the_budget():

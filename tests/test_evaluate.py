@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -163,4 +164,13 @@ def test_recall_at_budgets_measures_packing_without_a_model(settings, counter):
     assert small.found <= whole.found and small.pages_read_median < whole.pages_read_median
     assert 0 < small.recall < 1
     assert backend.requests == []  # no model was asked
+    assert whole.outside == 0
+    # Evidence on a page the document does not have (a printed page label) cannot be found by
+    # any context: such a question is left out of the recall and counted apart.
+    asked = next(q for q in facts.questions if q.evidence and q.evidence[0][0].page_start)
+    place = asked.evidence[0][0]
+    beyond = replace(asked, id="beyond", evidence=((replace(place, page_start=9999,
+                                                           page_end=9999),),))
+    both = recall_at(analyst, "Samples", [asked, beyond], [10**6])[0]
+    assert (both.questions, both.found, both.outside) == (1, 1, 1)
     store.close()
