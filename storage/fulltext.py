@@ -3,7 +3,7 @@ the same hits: (source, segment id, ordinal, score), best first, a lower score b
 (bm25, negated, as SQLite's FTS5 reports it).
 
 - SQLite: the FTS5 index of migration 0001 and FTS5's own bm25().
-- PostgreSQL: the stored tsvector (English stems, stop words kept, as FTS5's porter tokenizer
+- PostgreSQL: the stored tsvector (Porter stems, stop words kept, as FTS5's porter tokenizer
   indexes) and its GIN index of migration 0007 find the segments holding any of the words; Okapi BM25 is then computed in one SQL statement with FTS5's constants
   (k1 = 1.2, b = 0.75, idf floored at 1e-6). Its statistics (segment count, mean length, how
   many segments hold each word) are the collection's, where FTS5 takes them over every
@@ -29,7 +29,7 @@ from core.errors import StorageError
 
 K1, B = 1.2, 0.75  # FTS5's bm25 defaults
 MIN_IDF = 1e-6  # FTS5's floor for a word on more than half the segments
-POSTGRESQL_CONFIG = "docscout_english"  # migration 0007's: English stems, stop words kept
+POSTGRESQL_CONFIG = "docscout_porter"  # migration 0007's: Porter stems, stop words kept
 
 
 class Match(NamedTuple):

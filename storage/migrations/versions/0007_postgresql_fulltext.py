@@ -1,8 +1,9 @@
 """Full-text index on PostgreSQL: a stored tsvector of each text and code segment and a GIN index
-over it. Words are stemmed as on SQLite (FTS5's porter tokenizer: Snowball's English stemmer
-here) and, as there, stop words are kept: PostgreSQL's own `english` configuration drops them,
-and a question's "the" or "what" then finds nothing where SQLite ranks it low. SQLite has had its
-FTS5 index since 0001, so this revision changes nothing there.
+over it, with words reduced as SQLite's FTS5 porter tokenizer reduces them: the original Porter
+stemmer (Snowball's `porter`, not the `english` configuration's newer stemmer, which stems
+"monthly" to "month"), and stop words kept (the `english` configuration drops them, and a
+question's "the" or "what" then finds nothing where SQLite ranks it low). SQLite has had its FTS5
+index since 0001, so this revision changes nothing there.
 
 Revision ID: 0007
 Revises: 0006
@@ -16,18 +17,18 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# A text search configuration like `english` but with a stemmer that keeps stop words. A
+# A text search configuration like `english` with the Porter stemmer and no stop words. A
 # generated column keeps the vector in step with `text` on every insert (no trigger to forget),
 # and image segments, which have no text, are left out of the index as FTS5 leaves them out.
 FTS_POSTGRESQL = [
-    "CREATE TEXT SEARCH DICTIONARY docscout_english_stem (TEMPLATE = snowball, "
-    "LANGUAGE = english)",
-    "CREATE TEXT SEARCH CONFIGURATION docscout_english (COPY = english)",
-    "ALTER TEXT SEARCH CONFIGURATION docscout_english "
-    "ALTER MAPPING REPLACE english_stem WITH docscout_english_stem",
+    "CREATE TEXT SEARCH DICTIONARY docscout_porter_stem (TEMPLATE = snowball, "
+    "LANGUAGE = porter)",
+    "CREATE TEXT SEARCH CONFIGURATION docscout_porter (COPY = english)",
+    "ALTER TEXT SEARCH CONFIGURATION docscout_porter "
+    "ALTER MAPPING REPLACE english_stem WITH docscout_porter_stem",
     "ALTER TABLE segments ADD COLUMN fts tsvector GENERATED ALWAYS AS ("
     "CASE WHEN kind = 'image' THEN NULL "
-    "ELSE to_tsvector('docscout_english'::regconfig, text) END) STORED",
+    "ELSE to_tsvector('docscout_porter'::regconfig, text) END) STORED",
     "CREATE INDEX ix_segments_fts ON segments USING gin (fts)",
 ]
 
@@ -42,5 +43,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_segments_fts")
         op.execute("ALTER TABLE segments DROP COLUMN IF EXISTS fts")
-        op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS docscout_english")
-        op.execute("DROP TEXT SEARCH DICTIONARY IF EXISTS docscout_english_stem")
+        op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS docscout_porter")
+        op.execute("DROP TEXT SEARCH DICTIONARY IF EXISTS docscout_porter_stem")
