@@ -133,6 +133,12 @@ def test_search_ranks_by_bm25_alike_on_every_database(store):
     scoped = store.search("c", "zebra", limit=10, sources=["b.pdf", "g.pdf"])
     assert [h.source for h in scoped] == ["b.pdf"]
     assert len(store.search("c", "zebra", limit=2)) == 2
+    # Words reduced alike (FTS5's porter tokenizer): plurals meet, "monthly" is not "month".
+    store.save("c", _parsed("h.pdf", "monthly fees", sha="8" * 64), 1)
+    store.save("c", _parsed("i.pdf", "two months of the fee", sha="9" * 64), 1)
+    assert [h.source for h in store.search("c", "monthly")] == ["h.pdf"]
+    assert {h.source for h in store.search("c", "fee")} == {"h.pdf", "i.pdf"}
+    assert {h.source for h in store.search("c", "the")} == {"i.pdf"}  # stop words are kept
 
 
 def test_new_version_replaces_old_and_keeps_fts_consistent(store):
