@@ -370,13 +370,17 @@ def engine() -> None:
 
 @engine.command()
 @click.option("--profile", default=None,
-              help="scout, cpu-demo, tiny-llama4 or a model folder (default: DOCSCOUT_MODEL_PROFILE).")
+              help="scout, scout-int4, scout-fp8, maverick, cpu, cpu-demo, tiny-llama4 or a model "
+              "folder (default: DOCSCOUT_MODEL_PROFILE).")
 @click.option("--host", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8000, type=int, help="Port to listen on.")
-def serve(profile: str | None, host: str, port: int) -> None:
+@click.argument("vllm_flags", nargs=-1, type=click.UNPROCESSED)
+def serve(profile: str | None, host: str, port: int, vllm_flags: tuple[str, ...]) -> None:
     """Start vLLM's OpenAI-compatible server for a model profile (CPU or GPU).
 
-    Point DocScout at it with DOCSCOUT_VLLM_BASE_URL=http://HOST:PORT/v1.
+    Point DocScout at it with DOCSCOUT_VLLM_BASE_URL=http://HOST:PORT/v1. Flags after `--` go
+    to `vllm serve` as they are, after the profile's own:
+    `docscout engine serve --profile scout -- --max-num-seqs 8`.
     """
     from engine.profiles import resolve_profile
     from engine.server import serve as run_server
@@ -384,7 +388,7 @@ def serve(profile: str | None, host: str, port: int) -> None:
     settings = get_settings()
     if profile:
         settings = settings.model_copy(update={"model_profile": profile})
-    run_server(resolve_profile(settings), settings, host, port)
+    run_server(resolve_profile(settings), settings, host, port, vllm_flags)
 
 
 @cli.command()

@@ -92,8 +92,13 @@ class Settings(BaseSettings):
     # Engine (vLLM). Names follow vLLM's own engine arguments where there is one.
     model_profile: str = Field(
         default="auto",
-        description="scout, cpu, cpu-demo, tiny-llama4, or a local Hugging Face model folder; "
-        "auto = scout where a CUDA GPU is visible, else cpu.",
+        description="scout, scout-int4, scout-fp8, maverick, cpu, cpu-demo, tiny-llama4, or a "
+        "local Hugging Face model folder; auto = scout where a CUDA GPU is visible, else cpu.",
+    )
+    model_source: str | None = Field(
+        default=None,
+        description="The checkpoint a GPU profile (scout, scout-int4, scout-fp8, maverick) "
+        "loads: a local folder or a Hub id; default: the profile's published checkpoint.",
     )
     max_model_len: int | None = Field(
         default=None, description="Context window in tokens; default: the profile's."
@@ -103,6 +108,35 @@ class Settings(BaseSettings):
     )
     kv_cache_dtype: str = Field(
         default="auto", description="vLLM kv_cache_dtype; fp8 roughly doubles the context on GPUs."
+    )
+    # Deployment (GPU servers), under vLLM's engine argument names; None leaves vLLM's default.
+    quantization: str | None = Field(
+        default=None, description="vLLM quantization; default: what the checkpoint declares."
+    )
+    pipeline_parallel_size: int = Field(
+        default=1, description="Pipeline stages per replica: splits a model across nodes."
+    )
+    data_parallel_size: int = Field(
+        default=1, description="Replicas of the model inside one vLLM server."
+    )
+    gpu_memory_utilization: float | None = Field(
+        default=None, description="Share of each GPU's memory vLLM may take; default vLLM's (0.9)."
+    )
+    max_num_seqs: int | None = Field(
+        default=None, description="Most sequences vLLM runs in one batch; default vLLM's."
+    )
+    max_num_batched_tokens: int | None = Field(
+        default=None,
+        description="Most tokens one engine step takes; several images in one prompt need it "
+        "large enough (vLLM issue 18266); default vLLM's.",
+    )
+    enable_chunked_prefill: bool | None = Field(
+        default=None, description="Split long prompts' prefill across steps; default vLLM's."
+    )
+    distributed_executor_backend: str | None = Field(
+        default=None,
+        description="How vLLM runs its GPU workers: mp (one node) or ray (several nodes); "
+        "default vLLM's choice.",
     )
     attn_temperature_tuning: bool = Field(
         default=True, description="Llama 4 attention temperature tuning, recommended above 32K."

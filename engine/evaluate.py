@@ -55,7 +55,7 @@ from pathlib import Path
 import yaml
 
 from core.domain import Answer, Citation, Document, DocumentKind, Mode, StopReason
-from core.errors import EngineError, QuestionSetError
+from core.errors import EngineError, QuestionSetError, StorageError
 from engine.grounding import says_not_found
 from engine.types import Context
 
@@ -498,7 +498,7 @@ def _evaluate_one(analyst, collection: str, question: EvalQuestion,
     try:
         scope = _scope(question, sources, collection)
         context = analyst.context(collection, question.question, documents=scope)
-    except EngineError as exc:
+    except (EngineError, StorageError) as exc:
         answer = Answer(question.question, "", Mode.FOCUSED, model=analyst.profile.name,
                         error=str(exc), stop_reason=StopReason.ERROR)
         return EvalResult(question, answer, False, False if question.evidence else None,

@@ -2,10 +2,17 @@
 
 A `ModelProfile` is a pure value; `resolve_profile(settings)` picks one:
 
-- `scout`: meta-llama/Llama-4-Scout-17B-16E-Instruct on GPUs with the official vLLM;
-  tensor_parallel_size, max_model_len, kv_cache_dtype, limit_mm_per_prompt and
-  override_generation_config={"attn_temperature_tuning": ...} come from settings, under vLLM's
-  own names (DESIGN.md section 3).
+- `scout`: meta-llama/Llama-4-Scout-17B-16E-Instruct (BF16, ~218 GB of weights: 8 GPUs) on GPUs
+  with the official vLLM; tensor_parallel_size, max_model_len, kv_cache_dtype,
+  limit_mm_per_prompt and override_generation_config={"attn_temperature_tuning": ...} come from
+  settings, under vLLM's own names (DESIGN.md section 3), and so do the deployment settings
+  (quantization, pipeline and data parallel size, gpu_memory_utilization, max_num_seqs,
+  max_num_batched_tokens, enable_chunked_prefill, distributed_executor_backend) when set.
+- `scout-int4` / `scout-fp8`: Scout from a published quantized checkpoint (Red Hat's w4a16
+  INT4, ~58 GB: one 80 GB GPU; FP8-dynamic, ~110 GB: two 80 GB GPUs or one H200), and
+  `maverick`: Meta's FP8 Maverick (~400 GB: 8 GPUs); treated as Scout is. DOCSCOUT_MODEL_SOURCE
+  loads any of them from a local folder (or another Hub id) under the profile's name. The default
+  windows are the README's recipes (`GPU_PROFILES`).
 - `cpu`: Qwen2.5-Coder-1.5B-Instruct, joined from 22 pinned PyPI chunks, verified and converted
   once into data_dir/models (engine.models); text only, 8192 tokens by default (the model takes
   32768; prefill on 2 cores costs ~3 s per 1K tokens, so longer windows are slow).
@@ -38,11 +45,19 @@ from core.settings import Settings
 
 SCOUT_ID = "meta-llama/Llama-4-Scout-17B-16E-Instruct"
 SCOUT_MAX_MODEL_LEN = 1_000_000  # ~1M tokens fit 8xH100 with tensor_parallel_size=8
+# Llama 4 on GPUs: each profile's published checkpoint and default window (README, "Serving
+# Llama 4 on GPUs", says how each was sized).
+GPU_PROFILES = {
+    "scout": (SCOUT_ID, SCOUT_MAX_MODEL_LEN),
+    "scout-int4": ("RedHatAI/Llama-4-Scout-17B-16E-Instruct-quantized.w4a16", 32_768),
+    "scout-fp8": ("RedHatAI/Llama-4-Scout-17B-16E-Instruct-FP8-dynamic", 131_072),
+    "maverick": ("meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8", 430_000),
+}
 CPU_DEMO_MAX_MODEL_LEN = 8192
 CPU_MAX_MODEL_LEN = 8192  # default window of `cpu`
 CPU_NATIVE_MAX_MODEL_LEN = 32768  # Qwen2.5-Coder-1.5B's own limit
 TINY_LLAMA4_MAX_MODEL_LEN = 16384
-PROFILES = ("auto", "scout", "cpu", "cpu-demo", "tiny-llama4")
+PROFILES = ("auto", *GPU_PROFILES, "cpu", "cpu-demo", "tiny-llama4")
 CPU_MODEL_FOLDER = "qwen2.5-coder-1.5b-instruct"
 CPU_DEMO_MODEL_FOLDER = "smollm2-135m-instruct"
 
@@ -62,7 +77,7 @@ class Sampling:
 
 # Tuned on sample_docs/eval/facts.yaml (bench/answers.py); see the README's model table.
 _SAMPLING = {
-    "scout": Sampling(temperature=0.0, max_tokens=1024),
+    **{name: Sampling(temperature=0.0, max_tokens=1024) for name in GPU_PROFILES},
     "cpu": Sampling(temperature=0.0, repetition_penalty=1.05, max_tokens=384),
     "cpu-demo": Sampling(temperature=0.0, repetition_penalty=1.1, max_tokens=256),
     "tiny-llama4": Sampling(temperature=0.0, max_tokens=1024),
@@ -126,10 +141,25 @@ def _engine_kwargs(
     if on_gpu:
         kwargs["tensor_parallel_size"] = tp
         kwargs["kv_cache_dtype"] = settings.kv_cache_dtype
+        kwargs.update(_deployment_kwargs(settings))
     else:
         kwargs["enforce_eager"] = True
         kwargs["distributed_executor_backend"] = "uni"  # in-process: saves ~4 GB
     return kwargs
+
+
+# Settings passed to vLLM under their own name when set; None (or 1) leaves vLLM's default.
+_DEPLOYMENT = ("quantization", "pipeline_parallel_size", "data_parallel_size",
+               "gpu_memory_utilization", "max_num_seqs", "max_num_batched_tokens",
+               "enable_chunked_prefill", "distributed_executor_backend")
+
+
+def _deployment_kwargs(settings: Settings) -> dict:
+    """The deployment settings a user chose for a GPU server (a CPU engine runs in-process and
+    alone, so they do not apply there)."""
+    defaults = {"pipeline_parallel_size": 1, "data_parallel_size": 1}
+    return {name: getattr(settings, name) for name in _DEPLOYMENT
+            if getattr(settings, name) not in (None, defaults.get(name))}
 
 
 def _llama4_overrides(settings: Settings) -> dict:
@@ -185,12 +215,16 @@ def _resolve(settings: Settings) -> ModelProfile:
     on_gpu = cuda_available()
     if name == "auto":
         name = "scout" if on_gpu else "cpu"
-    if name == "scout":
-        max_len = settings.max_model_len or SCOUT_MAX_MODEL_LEN
+    if name in GPU_PROFILES:
+        checkpoint, default_len = GPU_PROFILES[name]
+        model = settings.model_source or checkpoint
+        if Path(model).expanduser().is_dir():  # a local copy: load it, never the Hub
+            model = str(Path(model).expanduser().resolve())
+        max_len = settings.max_model_len or default_len
         tp = _tensor_parallel_size(settings) if on_gpu else 1
-        kwargs = _engine_kwargs(settings, SCOUT_ID, max_len, True, on_gpu, tp)
+        kwargs = _engine_kwargs(settings, model, max_len, True, on_gpu, tp)
         kwargs["override_generation_config"] = _llama4_overrides(settings)
-        return ModelProfile("scout", SCOUT_ID, max_len, True, "llama4", on_gpu, kwargs)
+        return ModelProfile(name, model, max_len, True, "llama4", on_gpu, kwargs)
     if name == "cpu":
         model = str(models_dir(settings) / CPU_MODEL_FOLDER)
         max_len = min(settings.max_model_len or CPU_MAX_MODEL_LEN, CPU_NATIVE_MAX_MODEL_LEN)

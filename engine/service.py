@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from threading import Event
 
 from core.domain import STOP_MESSAGES, Answer, Mode, SegmentKind, StopReason, Usage
-from core.errors import EngineError
+from core.errors import EngineError, StorageError
 from core.settings import Settings
 from engine.backends import Backend, Done, Generation
 from engine.citations import answer_citations
@@ -239,7 +239,7 @@ class Analyst:
                                           self.max_tokens_for(question), delta, cancel)
                 answer = self._answer(question, contexts[0], generation)
             answer = replace(answer, chat_id=chat, usage=replace(answer.usage, wait_s=waited_s))
-        except EngineError as exc:
+        except (EngineError, StorageError) as exc:  # StorageError: e.g. focused mode's search
             answer = failed(StopReason.ERROR, str(exc))
         except KeyboardInterrupt:
             if remember:
@@ -333,7 +333,7 @@ class Analyst:
         try:
             contexts = self.plan(collection, question, mode, map_reduce_factor=map_reduce_factor)
             return self._prepared(question, contexts)
-        except EngineError as exc:
+        except (EngineError, StorageError) as exc:
             return _Job(question, _recorded(mode), [], [], error=str(exc))
 
     def _prepared(self, question: str, contexts: list[Context]) -> _Job:

@@ -1,11 +1,11 @@
 """Documents of a collection: save (one transaction, replacement rules), list, delete, their
-segments, images and kept originals, and full-text search over them (SQLite FTS5)."""
+segments, images and kept originals, and full-text search over them (storage/fulltext.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from core.domain import (
@@ -22,6 +22,7 @@ from core.domain import (
     Status,
 )
 from core.errors import StorageError
+from storage import fulltext
 from storage.orm import CollectionRow, DocumentRow, ImageRow, OriginalRow, SegmentRow
 from storage.sessions import Sessions
 
@@ -173,27 +174,17 @@ class DocumentStore(Sessions):
 
     def search(self, collection: str, query: str, limit: int = 20,
                sources: Sequence[str] | None = None) -> list[SearchHit]:
-        """Text and code segments matching an FTS5 query, best first (bm25); only in the
-        documents named in `sources` when given."""
-        terms = _fts_query(query)
-        if not terms:
+        """Text and code segments holding any of the query's words, best first (bm25: lower is
+        better); only in the documents named in `sources` when given. One code path per
+        database: storage/fulltext.py."""
+        words = fulltext.query_words(query)
+        if not words:
             return []
-        scoped = " AND d.source IN :sources" if sources is not None else ""
-        sql = text(
-            "SELECT d.source, s.id, s.ordinal, bm25(segments_fts) AS score FROM segments_fts "
-            "JOIN segments s ON s.id = segments_fts.rowid "
-            "JOIN documents d ON d.id = s.document_id "
-            "JOIN collections c ON c.id = d.collection_id "
-            f"WHERE segments_fts MATCH :q AND c.name = :c{scoped} ORDER BY score LIMIT :n"
-        )
-        params = {"q": terms, "c": collection, "n": limit}
-        if sources is not None:
-            sql = sql.bindparams(bindparam("sources", expanding=True))
-            params["sources"] = list(sources)
         with self._sessions() as session:
-            hits = session.execute(sql, params).all()
-            rows = {r.id: r for r in session.scalars(
-                select(SegmentRow).where(SegmentRow.id.in_([h.id for h in hits]))
+            hits = fulltext.ranked(session, collection, words, limit, sources)
+            segments = SegmentRow.__table__  # plain rows: no ORM objects for thousands of hits
+            rows = {r.id: r for r in session.execute(
+                select(segments).where(segments.c.id.in_([h.id for h in hits]))
             )}
             return [SearchHit(h.source, h.ordinal, _segment(rows[h.id]), h.score) for h in hits]
 
@@ -298,9 +289,3 @@ def drop_orphan_images(session: Session) -> None:
     session.execute(delete(ImageRow).where(ImageRow.sha256.not_in(used)))
     read = select(DocumentRow.sha256)
     session.execute(delete(OriginalRow).where(OriginalRow.sha256.not_in(read)))
-
-
-def _fts_query(query: str) -> str:
-    """A user's words as an FTS5 OR-query of quoted terms, so punctuation cannot break syntax."""
-    words = ["".join(ch for ch in w if ch.isalnum() or ch == "_") for w in query.split()]
-    return " OR ".join(f'"{w}"' for w in words if w)

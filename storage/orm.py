@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -25,6 +26,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class PlainText(TypeDecorator):
+    """Text as both databases can keep it: PostgreSQL refuses the NUL character in text (SQLite
+    keeps it), and a PDF's text or title may hold one, so it is dropped on the way in, on both,
+    rather than failing that document's save on one of them."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        return value.replace("\x00", "") if value and "\x00" in value else value
 
 
 class Base(DeclarativeBase):
@@ -54,12 +67,12 @@ class DocumentRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(PlainText)
     kind: Mapped[str] = mapped_column(String(16))
     sha256: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(PlainText)
     status: Mapped[str] = mapped_column(String(16))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(PlainText)
     pages: Mapped[int | None] = mapped_column(Integer)
     files: Mapped[int | None] = mapped_column(Integer)
     text_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -102,10 +115,10 @@ class SegmentRow(Base):
     )
     ordinal: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(PlainText)
     page: Mapped[int | None] = mapped_column(Integer)
     bbox: Mapped[list[float] | None] = mapped_column(JSON)
-    path: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(PlainText)
     line_start: Mapped[int | None] = mapped_column(Integer)
     line_end: Mapped[int | None] = mapped_column(Integer)
     tokens: Mapped[int] = mapped_column(Integer)
@@ -123,7 +136,7 @@ class ChatRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(PlainText)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -141,11 +154,11 @@ class AnswerRow(Base):
     chat_id: Mapped[int | None] = mapped_column(
         ForeignKey("chats.id", ondelete="SET NULL"), index=True
     )
-    question: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(PlainText)
+    text: Mapped[str] = mapped_column(PlainText)
     mode: Mapped[str] = mapped_column(String(16))
-    model: Mapped[str] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(PlainText)
+    error: Mapped[str | None] = mapped_column(PlainText)
     citations: Mapped[list] = mapped_column(JSON)
     usage: Mapped[dict] = mapped_column(JSON)
     read_fraction: Mapped[float] = mapped_column(Float)
@@ -162,8 +175,8 @@ class EvalRunRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    question_set: Mapped[str] = mapped_column(Text)
-    model: Mapped[str] = mapped_column(Text)
+    question_set: Mapped[str] = mapped_column(PlainText)
+    model: Mapped[str] = mapped_column(PlainText)
     summary: Mapped[dict] = mapped_column(JSON)
     results: Mapped[list] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -178,14 +191,14 @@ class ReportRow(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), index=True
     )
-    title: Mapped[str] = mapped_column(Text)
-    spec: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(PlainText)
+    spec: Mapped[str] = mapped_column(PlainText)
     status: Mapped[str] = mapped_column(String(16))
     questions: Mapped[int] = mapped_column(Integer)
     failed: Mapped[int] = mapped_column(Integer)
-    model: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(PlainText)
     elapsed_s: Mapped[float] = mapped_column(Float)
-    markdown: Mapped[str] = mapped_column(Text, deferred=True)
-    html: Mapped[str] = mapped_column(Text, deferred=True)
+    markdown: Mapped[str] = mapped_column(PlainText, deferred=True)
+    html: Mapped[str] = mapped_column(PlainText, deferred=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StorageError
@@ -28,7 +29,9 @@ _RETRY_SQLSTATES = {"40001", "40P01"}  # PostgreSQL: serialization failure, dead
 
 
 class Sessions:
-    """An open database: `_sessions` for reads, `_transaction()` for writes."""
+    """An open database: `_sessions()` for reads, `_transaction()` for writes. An error the
+    database driver raises inside either leaves as a one-line StorageError (what the server
+    said), so every front end shows it, and an answer that failed on it is still kept."""
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.resolved_database_url
@@ -36,20 +39,23 @@ class Sessions:
             self._engine = make_engine(self.url)
             migrate(self._engine)
         except Exception as exc:  # a bad URL, an unreadable file, a server that refuses
-            detail = database_problem(exc) if isinstance(exc, DBAPIError) else exc
-            raise StorageError(f"cannot open the database {self.url}: {detail}") from exc
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+            detail = database_problem(exc) if isinstance(exc, DBAPIError) else _first_line(exc)
+            raise StorageError(
+                f"cannot open the database {_shown(self.url)}: {detail}") from exc
+        self._factory = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
         self._engine.dispose()
 
     @contextmanager
+    def _sessions(self) -> Iterator[Session]:
+        with _one_line_errors(), self._factory() as session:
+            yield session
+
+    @contextmanager
     def _transaction(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except DBAPIError as exc:
-            raise StorageError(database_problem(exc)) from exc
+        with _one_line_errors(), self._factory.begin() as session:
+            yield session
 
     def _write(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in one transaction, retried when it lost a race with another
@@ -97,3 +103,26 @@ def database_problem(exc: DBAPIError) -> str:
     if isinstance(exc, IntegrityError):
         return f"another process wrote the same rows at the same time ({said})"
     return f"database error: {said}"
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        raise StorageError(database_problem(exc)) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """What the driver or server said, first line only (SQLAlchemy adds the statement and a
+    link on lines of their own)."""
+    said = exc.orig if isinstance(exc, DBAPIError) else exc
+    return (str(said).strip().splitlines() or [type(said).__name__])[0]
+
+
+def _shown(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url

@@ -1,7 +1,13 @@
-"""Shared fixtures: a throw-away settings object and database per test, and the corpus path."""
+"""Shared fixtures: a throw-away settings object and database per test, and the corpus path.
+
+The database is a SQLite file in the test's own folder, or, when DOCSCOUT_TEST_DATABASE_URL names
+one (scripts/test.sh's second run, on a throwaway PostgreSQL server), that database, emptied
+before each test.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,11 +17,41 @@ from core.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLE_DOCS = ROOT / "sample_docs"
+TEST_DATABASE_URL = os.environ.get("DOCSCOUT_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(autouse=True)
+def database_url(tmp_path: Path, monkeypatch) -> str:
+    """The database this test's Store opens. On the test server it is emptied first and set as
+    DOCSCOUT_DATABASE_URL, so that the CLI and every Settings() a test makes use it too (autouse:
+    no test of that run can fall back to SQLite unnoticed)."""
+    if TEST_DATABASE_URL is None:
+        return f"sqlite:///{(tmp_path / 'data' / 'docscout.db').resolve()}"
+    _empty(TEST_DATABASE_URL)
+    monkeypatch.setenv("DOCSCOUT_DATABASE_URL", TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+def _empty(url: str) -> None:
+    """Drop every table of the test database; connections earlier tests left open are closed
+    first, or they could hold a lock the drop waits for."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", workers=1)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", workers=1, database_url=database_url)
 
 
 @pytest.fixture

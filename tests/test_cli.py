@@ -92,6 +92,13 @@ def test_errors_are_one_line_for_every_command(runner, monkeypatch):
     get_settings.cache_clear()
     result = runner.invoke(cli, ["collections"])
     assert result.exit_code == 1 and result.output.startswith("Error: cannot open the database")
+    # A server that is not there: one line, and the password stays out of it.
+    monkeypatch.setenv("DOCSCOUT_DATABASE_URL", "postgresql+psycopg://scout:s3cret@127.0.0.1:9/x")
+    get_settings.cache_clear()
+    result = runner.invoke(cli, ["collections"])
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("Error: cannot open the database postgresql+psycopg://scout:"
+                                    "***@127.0.0.1:9/x: ") and "s3cret" not in result.output
 
 
 @pytest.fixture

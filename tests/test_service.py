@@ -76,6 +76,26 @@ def test_engine_failure_is_a_clear_error_kept_in_history(analyst):
     assert analyst.store.answers("deal")[0].error == answer.error
 
 
+def test_a_focused_question_whose_search_fails_is_a_one_line_error_kept_in_history(analyst):
+    """The database refuses the search (here its full-text index is gone, as after a restore
+    that left it out): the question gets the server's one-line reason, stored like any failure."""
+    from sqlalchemy import text
+
+    engine = analyst.store._engine
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE segments_fts" if engine.dialect.name == "sqlite"
+                          else "ALTER TABLE segments DROP COLUMN fts"))
+    small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
+    focused = replace(analyst, profile=small)
+    answer = focused.ask("deal", "What is the monthly fee?", mode=Mode.FOCUSED)
+    assert answer.error.startswith("database error: ")
+    assert "fts" in answer.error  # what the database said: no such table / column
+    assert "\n" not in answer.error and answer.text == "" and not focused.backend.requests
+    assert analyst.store.answers("deal")[0].error == answer.error
+    [failed] = focused.ask_many("deal", ["What is the term?"], [Mode.FOCUSED])
+    assert failed.error == answer.error  # a batch (reports) keeps going with the same reason
+
+
 def test_a_question_too_long_for_the_window_is_refused(analyst):
     answer = analyst.ask("deal", "why " * 20_000)
     assert answer.error and "too long" in answer.error

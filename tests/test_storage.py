@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -50,23 +52,37 @@ def store(settings):
     s.close()
 
 
-def test_blank_database_gets_the_orm_schema(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'blank.db'}")
+def test_blank_database_gets_the_orm_schema(database_url):
+    engine = make_engine(database_url)
     migrate(engine)
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
-        # FTS5 keeps its own shadow tables (segments_fts_data, ...); they are not ORM tables.
-        context = MigrationContext.configure(
-            conn, opts={"include_name": lambda name, *_: not (name or "").startswith("segments_fts")}
-        )
+        # The full-text index is not in the ORM: FTS5's tables (segments_fts, segments_fts_data,
+        # ...) on SQLite, the segments.fts column and its index ix_segments_fts on PostgreSQL.
+        context = MigrationContext.configure(conn, opts={
+            "include_name": lambda name, *_: "segments_fts" not in (name or ""),
+            "include_object": lambda obj, name, kind, *_: not (kind == "column" and name == "fts"),
+        })
         diffs = compare_metadata(context, Base.metadata)
-        tables = set(inspect(conn).get_table_names())
-        journal = conn.execute(text("PRAGMA journal_mode")).scalar()
-        fks = conn.execute(text("PRAGMA foreign_keys")).scalar()
+        inspector = inspect(conn)
+        tables = set(inspector.get_table_names())
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if sqlite:
+            journal = conn.execute(text("PRAGMA journal_mode")).scalar()
+            fks = conn.execute(text("PRAGMA foreign_keys")).scalar()
+        else:
+            fts = {c["name"]: str(c["type"]) for c in inspector.get_columns("segments")}["fts"]
+            gin = conn.execute(text("SELECT indexdef FROM pg_indexes "
+                                    "WHERE indexname = 'ix_segments_fts'")).scalar()
+    engine.dispose()
     assert diffs == []
-    assert {"collections", "documents", "images", "segments", "segments_fts"} <= tables
+    assert {"collections", "documents", "images", "segments"} <= tables
     assert {"answers", "originals", "reports", "eval_runs", "chats"} <= tables
-    assert (journal, fks, version) == ("wal", 1, "0006")
+    assert version == "0007"
+    if sqlite:
+        assert "segments_fts" in tables and (journal, fks) == ("wal", 1)
+    else:
+        assert fts == "TSVECTOR" and "USING gin (fts)" in gin
 
 
 def test_save_list_and_search(store):
@@ -83,13 +99,66 @@ def test_save_list_and_search(store):
     assert (info.name, info.documents, info.text_tokens) == ("c", 1, 3)
 
 
+def _bm25(texts: dict[str, str], query: list[str]) -> dict[str, float]:
+    """Okapi BM25 as FTS5 computes it (k1 1.2, b 0.75, idf floored at 1e-6), negated: the
+    reference both databases' search must give for words no stemmer changes."""
+    import math
+
+    lengths = {s: len(t.split()) for s, t in texts.items()}
+    mean = sum(lengths.values()) / len(texts)
+    scores = {}
+    for source, words in ((s, t.split()) for s, t in texts.items()):
+        score = 0.0
+        for term in query:
+            holding = sum(term in t.split() for t in texts.values())
+            idf = max(math.log((len(texts) - holding + 0.5) / (holding + 0.5)), 1e-6)
+            tf = words.count(term)
+            score += idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * lengths[source] / mean))
+        if score:
+            scores[source] = -score
+    return scores
+
+
+def test_search_ranks_by_bm25_alike_on_every_database(store):
+    texts = {"a.pdf": "zebra quartz lemon lemon", "b.pdf": "zebra cobalt",
+             "c.pdf": "zebra vivid vivid vivid cobalt lemon", "d.pdf": "zebra plain words only",
+             "e.pdf": "quartz quartz", "f.pdf": "cobalt lemon zebra", "g.pdf": "nothing else"}
+    for n, (source, words) in enumerate(texts.items()):
+        store.save("c", _parsed(source, words, sha=f"{n:064x}"), 1)
+    expected = _bm25(texts, ["quartz", "lemon", "cobalt", "zebra"])
+    hits = store.search("c", "Quartz, lemon; cobalt & zebra?", limit=10)
+    assert [h.source for h in hits] == sorted(expected, key=expected.get)
+    assert [h.score for h in hits] == pytest.approx([expected[h.source] for h in hits], rel=1e-4)
+    assert hits[0].source == "e.pdf"  # the rarest word, twice, in the shortest page
+    scoped = store.search("c", "zebra", limit=10, sources=["b.pdf", "g.pdf"])
+    assert [h.source for h in scoped] == ["b.pdf"]
+    assert len(store.search("c", "zebra", limit=2)) == 2
+    # Words reduced alike (FTS5's porter tokenizer): plurals meet, "monthly" is not "month".
+    store.save("c", _parsed("h.pdf", "monthly fees", sha="8" * 64), 1)
+    store.save("c", _parsed("i.pdf", "two months of the fee", sha="9" * 64), 1)
+    assert [h.source for h in store.search("c", "monthly")] == ["h.pdf"]
+    assert {h.source for h in store.search("c", "fee")} == {"h.pdf", "i.pdf"}
+    assert {h.source for h in store.search("c", "the")} == {"i.pdf"}  # stop words are kept
+
+
 def test_new_version_replaces_old_and_keeps_fts_consistent(store):
     store.save("c", _parsed("a.pdf", "old words here"), 1)
     assert store.save("c", _parsed("a.pdf", "new content", sha="b" * 64), 1) == SaveResult.REPLACED
     assert store.search("c", "old") == []
     assert [h.source for h in store.search("c", "content")] == ["a.pdf"]
-    with store._engine.connect() as conn:  # FTS5's own consistency check raises when corrupt
-        conn.execute(text("INSERT INTO segments_fts(segments_fts) VALUES('integrity-check')"))
+    if store._engine.dialect.name == "sqlite":  # PostgreSQL's index column is generated
+        with store._engine.connect() as conn:  # FTS5's own consistency check raises when corrupt
+            conn.execute(text("INSERT INTO segments_fts(segments_fts) VALUES('integrity-check')"))
+
+
+def test_a_nul_character_in_text_is_dropped_alike_on_every_database(store):
+    """PostgreSQL refuses NUL in text; a PDF's text or title may hold one (unmapped glyphs)."""
+    parsed = _parsed("nul.pdf", "quarterly\x00 revenue")
+    parsed = replace(parsed, document=replace(parsed.document, title="Q3\x00 report"))
+    assert store.save("c", parsed, 1) == SaveResult.STORED
+    assert store.documents("c")[0].title == "Q3 report"
+    assert [s.text for s in store.segments("c", "nul.pdf")] == ["quarterly revenue"]
+    assert [h.source for h in store.search("c", "quarterly")] == ["nul.pdf"]
 
 
 def test_failed_version_never_replaces_a_readable_one(store):
