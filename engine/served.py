@@ -10,8 +10,9 @@ then builds prompts for that model and never loads or converts one of its own.
   without a download (the same folder, or the Hugging Face cache). A local tokenizer is used only
   when it also counts a probe chat request (template, and an image for a Llama 4 vision model)
   exactly as the server does; else every count is the server's `/tokenize` (cached per text).
-  Why local first: a count costs ~1 us a page locally against ~3 ms a call over loopback
-  (bench/engine.py prints both), and focused mode counts hundreds of pieces a question.
+  Why local first: a segment's count costs ~1 ms or less locally (Llama 4's tiktoken: a tenth
+  of that) against ~3 ms a /tokenize call over loopback, more across a network, and it loads
+  the server (bench/engine.py prints both); focused mode counts hundreds of pieces a question.
 
 Only the family "llama4" reads images (its image token rule is core.tokens'); counted by the
 server, a model reads text only, as a local non-Llama-4 folder does (engine.costs).

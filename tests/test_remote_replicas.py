@@ -212,3 +212,17 @@ def test_a_model_not_served_is_kept_in_the_history(settings, servers, deal):
     answer = analyst.ask("deal", "What is the monthly fee?")
     assert answer.error.startswith(f"the model server at {servers[0].url} serves 'fake-model'")
     assert deal.answers("deal")[0].error == answer.error and answer.model == "gone"
+
+
+def test_the_ui_engine_shows_the_served_model_or_why_it_is_not_there(settings, servers, deal):
+    from app.runtime import EngineHost, EngineState
+
+    host = EngineHost(_remote(settings, servers[0].url), deal).start()
+    status = host.wait(60)
+    assert (status.state, status.profile, status.max_model_len) == (
+        EngineState.REMOTE, "fake-model", 4096)
+    assert status.detail == f"vLLM server at {servers[0].url} serving fake-model (4,096 tokens)"
+    url = servers[1].url
+    servers[1].stop()
+    down = EngineHost(_remote(settings, url), deal).start().wait(60)
+    assert down.state == EngineState.ERROR and "unreachable" in down.detail
