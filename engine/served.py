@@ -93,7 +93,7 @@ def describe(server: Replicas, card: dict, settings: Settings
     """The profile of the served model `card`, its counter and how it counts."""
     name = card["id"]
     root = card.get("root") or name
-    window = card.get("max_model_len") or server.tokenize({"prompt": ""})["max_model_len"]
+    window = card.get("max_model_len") or server.tokenize({"prompt": "x"})["max_model_len"]
     vision = _takes_images(server)
     ids = server.tokenize({"prompt": PROBE_TEXT, "add_special_tokens": False})["tokens"]
     family = "llama4" if ids == llama4_encoding().encode_ordinary(PROBE_TEXT) else "hf"
