@@ -94,13 +94,15 @@ class EngineHost:
     def _load(self) -> None:
         try:
             analyst = self._open(self.settings, self.store)
-            with self._lock:
-                self._detail = f"loading {analyst.profile.name} ({analyst.profile.model})"
-            backend = analyst.backend  # the model load, or the server client
             remote = self.settings.vllm_base_url is not None
+            with self._lock:
+                self._detail = (f"asking {self.settings.vllm_base_url} what it serves" if remote
+                                else f"loading {analyst.profile.name} ({analyst.profile.model})")
+            analyst.backend  # the model load, or the server's description: unreachable -> error
             if remote:
-                served = getattr(backend, "model", None)  # asks the server: unreachable -> error
-                detail = f"vLLM server at {self.settings.vllm_base_url} serving {served}"
+                profile = analyst.profile
+                detail = (f"vLLM server at {self.settings.vllm_base_url} serving {profile.name} "
+                          f"({profile.max_model_len:,} tokens)")
             else:
                 detail = f"{analyst.profile.name} loaded in-process"
             with self._lock:

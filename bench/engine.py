@@ -13,15 +13,25 @@
 3. cpu-demo on vLLM (CPU): time to first token for a ~6K-token collection, cold (first question)
    against warm (second question, same collection: its prefix is cached). Target warm/cold <= 0.2;
    and the cached share of the second question's prompt.
+4. A remote replica: the same two questions through DOCSCOUT_VLLM_BASE_URL (`--remote URLS`, or
+   one `docscout engine serve --profile cpu-demo` started here), the model described by the
+   server. Target: the second question's cached share >= 95%. Also what one token count costs
+   with the local tokenizer DocScout picked and through the server's /tokenize.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,10 +185,7 @@ def bench_prefix_cache() -> None:
         start = time.perf_counter()
         analyst.backend  # load the model: not part of either time to first token
         load_s = time.perf_counter() - start
-        cold = analyst.ask("bench", "What is the monthly fee in the services agreement?",
-                           on_delta=lambda _: None)
-        warm = analyst.ask("bench", "How many days of notice end the agreement?",
-                           on_delta=lambda _: None)
+        cold, warm = (analyst.ask("bench", q, on_delta=lambda _: None) for q in QUESTIONS)
     for answer in (cold, warm):
         if answer.error:
             print(f"  error: {answer.error}")
@@ -195,13 +202,105 @@ def bench_prefix_cache() -> None:
     print(f"  warm/cold time to first token: {ratio:.2f}  target <= 0.2  {verdict(ratio <= 0.2)}")
 
 
+QUESTIONS = ("What is the monthly fee in the services agreement?",
+             "How many days of notice end the agreement?")
+
+
+@contextmanager
+def served_replica(remote: str | None):
+    """The URLs to use: `remote`, else one cpu-demo server started here (stopped after)."""
+    if remote:
+        yield remote
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = Path(tempfile.mkdtemp()) / "serve.log"
+    env = {**os.environ, "DOCSCOUT_MODELS_DIR": str(ROOT / "data" / "models"),
+           "DOCSCOUT_DATA_DIR": str(log.parent), "PYTHONPATH": str(ROOT)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "engine", "serve", "--profile",
+                                 "cpu-demo", "--port", str(port)], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 420
+        while not _healthy(f"http://127.0.0.1:{port}/health"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"engine serve did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def bench_remote(remote: str | None) -> None:
+    from core.settings import Settings
+    from engine.served import RemoteTokenizer
+    from engine.service import Analyst
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    with served_replica(remote) as urls, tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), vllm_base_url=urls, max_answer_tokens=64)
+        store = Store(settings)
+        docs = [ROOT / "sample_docs" / name for name in ("contract.pdf", "report.pdf")]
+        ingest_paths(docs + [ROOT / "sample_docs" / "sample_repo"], "bench", store, settings)
+        analyst = Analyst.open(settings, store)
+        start = time.perf_counter()
+        profile = analyst.profile  # the server's description
+        described_s = time.perf_counter() - start
+        replica = analyst.backend.replica_for("bench")
+        cold, warm = (analyst.ask("bench", q, on_delta=lambda _: None) for q in QUESTIONS)
+        texts = [seg.text for _, segs in store.collection_segments("bench") for seg in segs
+                 if seg.text][:100]
+        local, served = analyst.tokenizer, RemoteTokenizer(analyst.backend)
+        costs = {name: _count_cost(counter, texts) for name, counter in
+                 (("local", local), ("server", served))}
+    for answer in (cold, warm):
+        if answer.error:
+            print(f"\n[remote replica] error: {answer.error}")
+            return
+    w = warm.usage
+    share = w.cached_tokens / max(w.prompt_tokens, 1)
+    print(f"\n[remote replica] {profile.name} at {replica} ({profile.max_model_len:,}-token "
+          f"window, vision {profile.vision}), described in {described_s:.1f} s; counted with "
+          f"{analyst.served.counting}")
+    print(f"  cold: prompt {cold.usage.prompt_tokens:,} tokens, cached {cold.usage.cached_tokens:,}"
+          f"; warm: prompt {w.prompt_tokens:,}, cached {w.cached_tokens:,}")
+    print(f"  second question's cached share: {share:.1%}  target >= 95%  {verdict(share >= .95)}")
+    print(f"  one count of a segment ({len(texts)} segments): local {costs['local'] * 1e3:.3f} ms,"
+          f" server /tokenize {costs['server'] * 1e3:.2f} ms")
+
+
+def _count_cost(counter, texts: list[str]) -> float:
+    """Seconds per count_text, each text counted once (no cache helps)."""
+    start = time.perf_counter()
+    for text in texts:
+        counter.count_text(text)
+    return (time.perf_counter() - start) / max(len(texts), 1)
+
+
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--skip-model", action="store_true", help="skip the vLLM part")
+    parser.add_argument("--skip-model", action="store_true", help="skip the vLLM parts")
+    parser.add_argument("--skip-remote", action="store_true",
+                        help="skip the remote replica (it starts a cpu-demo server)")
+    parser.add_argument("--remote", default=None,
+                        help="base URL(s) of running servers for the remote part "
+                        "(default: start one cpu-demo server)")
     parser.add_argument("--database-url", help="a PostgreSQL database to bench focused search "
                         "on too (postgresql+psycopg://...); its collection bench-10m is replaced")
     args = parser.parse_args()
@@ -214,6 +313,8 @@ def main() -> None:
         bench_focused_stored(counter, args.database_url, 0.25)
     if not args.skip_model:
         bench_prefix_cache()
+    if not args.skip_model and not args.skip_remote:
+        bench_remote(args.remote)
 
 
 if __name__ == "__main__":

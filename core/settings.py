@@ -166,8 +166,15 @@ class Settings(BaseSettings):
     )
     vllm_base_url: str | None = Field(
         default=None,
-        description="URL of a running OpenAI-compatible vLLM server (e.g. http://host:8000/v1); "
-        "when set, DocScout uses it instead of loading a model in-process.",
+        description="URL of a running OpenAI-compatible vLLM server (e.g. http://host:8000/v1), "
+        "or several replicas' URLs separated by commas; when set, DocScout uses them instead of "
+        "loading a model in-process, and takes the model's name, window, vision and tokenizer "
+        "from the server. One collection's questions go to one replica while it is up.",
+    )
+    vllm_model: str | None = Field(
+        default=None,
+        description="Which of the models the server serves DocScout asks (its served name); "
+        "default: the only, or first, one listed.",
     )
     vllm_api_key: str | None = Field(default=None, description="API key of that server.")
     request_timeout_s: float = Field(

@@ -64,11 +64,14 @@ Done = Callable[[int, Generation], None]  # (the request's index in the batch, i
 class Backend(Protocol):
     """`sampling` defaults to the backend's profile's; when `cancel` is set, every request still
     running is aborted at once and ends with stop reason "cancelled". A request whose output
-    starts repeating is aborted by the loop guard (stop reason "loop")."""
+    starts repeating is aborted by the loop guard (stop reason "loop"). `collection` names the
+    collection the requests read: a remote backend sends them to that collection's replica with
+    its cache_salt (engine.replicas); an in-process engine has one cache and ignores it."""
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
                  sampling: Sampling | None = None, cancel: Event | None = None,
-                 on_done: Done | None = None) -> list[Generation]:
+                 on_done: Done | None = None, collection: str | None = None
+                 ) -> list[Generation]:
         """Answer every chat request, all submitted together; results in request order.
         `on_done(index, generation)` is called once for each request as it finishes (loop,
         cancel and timeout included), in the caller's thread, before `generate` returns; an
@@ -76,7 +79,8 @@ class Backend(Protocol):
         ...
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
-               cancel: Event | None = None) -> Iterator[str | Generation]:
+               cancel: Event | None = None, collection: str | None = None
+               ) -> Iterator[str | Generation]:
         """Yield text deltas of one answer as they come, then its `Generation`."""
         ...
 
@@ -160,7 +164,8 @@ class VllmBackend:
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
                  sampling: Sampling | None = None, cancel: Event | None = None,
-                 on_done: Done | None = None) -> list[Generation]:
+                 on_done: Done | None = None, collection: str | None = None
+                 ) -> list[Generation]:
         if not requests:
             return []
         with self._lock:
@@ -178,7 +183,8 @@ class VllmBackend:
             return results
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
-               cancel: Event | None = None) -> Iterator[str | Generation]:
+               cancel: Event | None = None, collection: str | None = None
+               ) -> Iterator[str | Generation]:
         with self._lock:
             for piece in self._run([messages], max_tokens, sampling, cancel, stream=True):
                 yield piece[0] if isinstance(piece, list) else piece
@@ -328,6 +334,7 @@ class FakeBackend:
         self.word_delay_s = word_delay_s  # a pause before each streamed word (a slow model)
         self.queue: deque[str | Generation | Exception] = deque()
         self.requests: list[list[dict]] = []
+        self.collections: list[str | None] = []  # the collection each request was sent for
 
     def enqueue(self, *answers: str | Generation | Exception) -> FakeBackend:
         """Answers for the next requests, in order; an exception is raised instead."""
@@ -352,8 +359,10 @@ class FakeBackend:
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
                  sampling: Sampling | None = None, cancel: Event | None = None,
-                 on_done: Done | None = None) -> list[Generation]:
+                 on_done: Done | None = None, collection: str | None = None
+                 ) -> list[Generation]:
         """The requests answered one after the other, each reported to `on_done` as it is."""
+        self.collections.extend([collection] * len(requests))
         results = []
         for index, messages in enumerate(requests):
             results.append(self._next(messages, max_tokens))
@@ -362,7 +371,9 @@ class FakeBackend:
         return results
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
-               cancel: Event | None = None) -> Iterator[str | Generation]:
+               cancel: Event | None = None, collection: str | None = None
+               ) -> Iterator[str | Generation]:
+        self.collections.append(collection)
         generation = self._next(messages, max_tokens)
         pieces = generation.text.split(" ")
         said = []

@@ -198,16 +198,21 @@ def resolve_profile(settings: Settings) -> ModelProfile:
     """The profile `settings.model_profile` names (see the module docstring), with its sampling
     settings (the profile's, overridden by any DOCSCOUT_* sampling setting)."""
     profile = _resolve(settings)
-    key = profile.name if profile.name in _SAMPLING else "folder"
-    base = _SAMPLING[key]
+    return replace(profile, sampling=sampling_for(profile.name, settings))
+
+
+def sampling_for(name: str, settings: Settings) -> Sampling:
+    """The sampling settings of the profile (or served model) called `name`: its own where it
+    has some (a `docscout engine serve` server is named after its profile), else a folder's,
+    overridden by any DOCSCOUT_* sampling setting."""
+    base = _SAMPLING.get(name, _SAMPLING["folder"])
     overrides = {
         "temperature": settings.temperature,
         "repetition_penalty": settings.repetition_penalty,
         "frequency_penalty": settings.frequency_penalty,
         "max_tokens": settings.max_answer_tokens,
     }
-    sampling = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    return replace(profile, sampling=sampling)
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _resolve(settings: Settings) -> ModelProfile:

@@ -1,14 +1,20 @@
-"""A Backend that talks to a running OpenAI-compatible vLLM server (`docscout engine serve`, or
-`vllm serve` on a GPU node, or several replicas behind a router).
+"""A client of one running OpenAI-compatible vLLM server (`docscout engine serve`, or `vllm serve`
+on a GPU node, or several replicas behind a router); engine.replicas spreads collections over
+several of them, engine.served asks one what it serves.
 
 Requests of a batch are sent concurrently, so the server batches them as vLLM does in-process;
 each is reported to `generate`'s `on_done` as it finishes, in the caller's thread.
 Streaming asks for usage in the last chunk; vLLM reports cached prompt tokens there when started
 with `--enable-prompt-tokens-details` (engine serve does).
+
+Every request of a collection carries the collection's `cache_salt` (vLLM's request field that
+mixes a salt into the prefix cache's first block hash): collections, and so tenants, never share
+cached blocks even when their prompts begin alike, while the questions of one collection do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,6 +26,21 @@ from engine.backends import Done, Generation, finished_generation
 from engine.guard import looping
 from engine.profiles import Sampling
 
+TOKENIZE_TIMEOUT_S = 30.0  # a count, or a description, never waits longer
+
+
+def cache_salt(collection: str, secret: str | None = None) -> str:
+    """The collection's vLLM cache_salt: a hash (vLLM takes at most 128 characters, none of
+    '@', '/', '\\'), with the server's API key mixed in when there is one, so another client of
+    the server cannot compute it from a collection's name."""
+    key = f"{secret or ''}\x00docscout\x00{collection}".encode()
+    return hashlib.sha256(key).hexdigest()
+
+
+class ServerDown(EngineError):
+    """The server could not be reached at all: nothing was answered, so the request may go to
+    another replica."""
+
 
 class RemoteBackend:
     def __init__(self, base_url: str, api_key: str | None, timeout_s: float,
@@ -30,6 +51,7 @@ class RemoteBackend:
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "EMPTY",
                                      timeout=timeout_s, max_retries=1)
         self.base_url = base_url
+        self.api_key = api_key
         self.timeout_s = timeout_s
         self._model = model
         self.sampling = sampling or Sampling()
@@ -38,18 +60,40 @@ class RemoteBackend:
     def model(self) -> str:
         """The served model's name: the configured one, else the server's first."""
         if self._model is None:
-            try:
-                self._model = self._client.models.list().data[0].id
-            except Exception as exc:
-                raise self._error(exc) from exc
+            self._model = self.models()[0]["id"]
         return self._model
+
+    def models(self) -> list[dict]:
+        """The server's model cards (vLLM's carry `max_model_len` and `root`, the model's path
+        or Hub id), as plain dicts."""
+        try:
+            cards = self._client.models.list().data
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if not cards:
+            raise EngineError(f"the model server at {self.base_url} serves no model")
+        return [card.model_dump() for card in cards]
+
+    def tokenize(self, body: dict) -> dict:
+        """vLLM's `/tokenize` (beside /v1, not under it): `{"prompt": ...}` or `{"messages":
+        ...}` in, `{"count", "tokens", "max_model_len"}` out; the served model is asked."""
+        url = self.base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        try:
+            return self._client.post(url, cast_to=object, body={"model": self.model, **body},
+                                     options={"timeout": min(self.timeout_s, TOKENIZE_TIMEOUT_S)})
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
 
     def generate(self, requests: list[list[dict]], max_tokens: int, *,
                  sampling: Sampling | None = None, cancel: Event | None = None,
-                 on_done: Done | None = None) -> list[Generation]:
+                 on_done: Done | None = None, collection: str | None = None
+                 ) -> list[Generation]:
         """Every request at once (16 in flight at most); `on_done` hears of each as it finishes.
         A request that fails (refused, unreachable) fails the batch with its error once the
-        others have finished, as they had already been sent."""
+        others have finished, as they had already been sent. `collection`: whose cache_salt
+        the requests carry."""
         if not requests:
             return []
         abort = Event()  # set when the caller goes away (on_done raised, Ctrl-C)
@@ -58,7 +102,7 @@ class RemoteBackend:
         failure: EngineError | None = None
         with ThreadPoolExecutor(max_workers=min(len(requests), 16)) as pool:
             futures: dict[Future, int] = {
-                pool.submit(self._collect, messages, max_tokens, sampling, stop): index
+                pool.submit(self._collect, messages, max_tokens, sampling, stop, collection): index
                 for index, messages in enumerate(requests)}
             pending = set(futures)
             try:
@@ -81,15 +125,17 @@ class RemoteBackend:
         return [results[index] for index in range(len(requests))]
 
     def _collect(self, messages: list[dict], max_tokens: int, sampling: Sampling | None,
-                 cancel: Event | _Either | None) -> Generation:
+                 cancel: Event | _Either | None, collection: str | None) -> Generation:
         final = None
-        for piece in self.stream(messages, max_tokens, sampling=sampling, cancel=cancel):
+        for piece in self.stream(messages, max_tokens, sampling=sampling, cancel=cancel,
+                                 collection=collection):
             if isinstance(piece, Generation):
                 final = piece
         return final
 
     def stream(self, messages: list[dict], max_tokens: int, *, sampling: Sampling | None = None,
-               cancel: Event | _Either | None = None) -> Iterator[str | Generation]:
+               cancel: Event | _Either | None = None, collection: str | None = None
+               ) -> Iterator[str | Generation]:
         """Stream one answer. Closing the HTTP stream is how a request is aborted on a vLLM
         server (it aborts a request whose client went away): on a loop, a cancel, the deadline
         or when the caller stops reading."""
@@ -97,11 +143,14 @@ class RemoteBackend:
         start, first, parts, usage = time.perf_counter(), None, [], None
         reason = StopReason.ERROR
         chunks = None
+        extra = {"repetition_penalty": sampling.repetition_penalty}
+        if collection is not None:
+            extra["cache_salt"] = cache_salt(collection, self.api_key)
         try:
             chunks = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens,
                 temperature=sampling.temperature, frequency_penalty=sampling.frequency_penalty,
-                extra_body={"repetition_penalty": sampling.repetition_penalty},
+                extra_body=extra,
                 stream=True, stream_options={"include_usage": True},
             )
             for chunk in chunks:
@@ -145,8 +194,8 @@ class RemoteBackend:
         if isinstance(exc, openai.APITimeoutError):
             return EngineError(f"the model server at {self.base_url} did not answer in time")
         if isinstance(exc, openai.APIConnectionError):
-            return EngineError(f"the model server at {self.base_url} is unreachable: start it "
-                               "with `docscout engine serve` or check DOCSCOUT_VLLM_BASE_URL")
+            return ServerDown(f"the model server at {self.base_url} is unreachable: start it "
+                              "with `docscout engine serve` or check DOCSCOUT_VLLM_BASE_URL")
         if isinstance(exc, openai.APIStatusError):
             return EngineError(f"the model server refused the request ({exc.status_code}): "
                                f"{exc.message}")

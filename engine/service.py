@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from threading import Event
+from typing import TYPE_CHECKING
 
 from core.domain import STOP_MESSAGES, Answer, Mode, SegmentKind, StopReason, Usage
 from core.errors import EngineError, StorageError
@@ -38,6 +39,9 @@ from engine.tokenizer import neutralize, prompt_tokenizer
 from engine.types import Context, PromptTokenizer
 from engine.windows import windows
 from storage.repository import Store
+
+if TYPE_CHECKING:
+    from engine.served import Served
 
 Deltas = Callable[[str], None]
 MIN_CORPUS_TOKENS = 256  # a question must leave at least this much of the window to documents
@@ -65,23 +69,58 @@ def is_fact_question(question: str) -> bool:
 class Analyst:
     settings: Settings
     store: Store
-    profile: ModelProfile
-    tokenizer: PromptTokenizer
+    _profile: ModelProfile | None  # None until the vLLM server has described its model
+    _tokenizer: PromptTokenizer | None
     _backend: Backend | None = None
+    served: Served | None = None  # the remote engine, once described
 
     @staticmethod
     def open(settings: Settings, store: Store, backend: Backend | None = None) -> "Analyst":
         """An analyst for the configured profile; the backend (a model load, or a connection to
-        a server) is made on the first question unless one is given."""
+        a server) is made on the first question unless one is given. With
+        DOCSCOUT_VLLM_BASE_URL the model is the server's, described on first use
+        (engine.served): nothing is loaded, and a server that is down fails the first question,
+        which is kept in the history."""
+        if settings.vllm_base_url:
+            return Analyst(settings, store, None, None, backend)
         profile = resolve_profile(settings)
         ensure_model(profile, settings)  # tiny-llama4 and cpu-demo are made locally, once
         return Analyst(settings, store, profile, prompt_tokenizer(profile), backend)
 
     @property
+    def profile(self) -> ModelProfile:
+        if self._profile is None:
+            self._connect()
+        return self._profile
+
+    @property
+    def tokenizer(self) -> PromptTokenizer:
+        if self._tokenizer is None:
+            self._connect()
+        return self._tokenizer
+
+    @property
     def backend(self) -> Backend:
+        if self._backend is None and self.settings.vllm_base_url:
+            self._connect()
         if self._backend is None:
             self._backend = make_backend(self.profile, self.settings)
         return self._backend
+
+    def _connect(self) -> None:
+        """Ask the vLLM server(s) what they serve: EngineError when none answers."""
+        from engine.served import connect
+
+        self.served = connect(self.settings)
+        self._profile, self._tokenizer = self.served.profile, self.served.tokenizer
+        self._backend = self._backend or self.served.backend
+
+    @property
+    def model_name(self) -> str:
+        """The model's name for the history, also before a server could describe it."""
+        if self._profile is not None:
+            return self._profile.name
+        return self.settings.vllm_model or "vLLM server"
 
     @property
     def answer_budget(self) -> int:
@@ -223,7 +262,7 @@ class Analyst:
                 on_delta(piece)
 
         def failed(reason: StopReason, error: str) -> Answer:
-            return Answer(question, "".join(said), _recorded(mode), model=self.profile.name,
+            return Answer(question, "".join(said), _recorded(mode), model=self.model_name,
                           error=error, stop_reason=reason, chat_id=chat,
                           usage=Usage(total_time_s=time.perf_counter() - start, wait_s=waited_s))
 
@@ -232,11 +271,13 @@ class Analyst:
                                  history=history)
             if contexts[0].mode == Mode.MAP_REDUCE:
                 query = search_query(question, history)
-                answer = self._answer_jobs([self._prepared(query, contexts)], cancel)[0]
+                answer = self._answer_jobs([self._prepared(query, contexts)], collection,
+                                           cancel)[0]
                 answer = replace(answer, question=question)
             else:
                 generation = self._stream(self.messages(contexts[0], question, history),
-                                          self.max_tokens_for(question), delta, cancel)
+                                          self.max_tokens_for(question), delta, cancel,
+                                          collection)
                 answer = self._answer(question, contexts[0], generation)
             answer = replace(answer, chat_id=chat, usage=replace(answer.usage, wait_s=waited_s))
         except (EngineError, StorageError) as exc:  # StorageError: e.g. focused mode's search
@@ -253,7 +294,7 @@ class Analyst:
         """Store a question its asker stopped while it waited for the engine (a front end's
         queue): no text, marked stopped by the user."""
         return self.store.save_answer(collection, Answer(
-            question, "", _recorded(mode), model=self.profile.name, chat_id=chat,
+            question, "", _recorded(mode), model=self.model_name, chat_id=chat,
             error=STOP_MESSAGES[StopReason.CANCELLED], stop_reason=StopReason.CANCELLED,
             usage=Usage(wait_s=waited_s)))
 
@@ -280,10 +321,10 @@ class Analyst:
         modes = modes or [Mode.AUTO] * len(questions)
         jobs = [self._job(collection, q, m, map_reduce_factor)
                 for q, m in zip(questions, modes, strict=True)]
-        answers = self._answer_jobs(jobs, cancel, on_answer)
+        answers = self._answer_jobs(jobs, collection, cancel, on_answer)
         return [self.store.save_answer(collection, answer) for answer in answers]
 
-    def _answer_jobs(self, jobs: list[_Job], cancel: Event | None = None,
+    def _answer_jobs(self, jobs: list[_Job], collection: str, cancel: Event | None = None,
                      on_answer: Callable[[int, Answer], None] | None = None) -> list[Answer]:
         """Every job's answer: the requests of all of them in one batch, then the combining
         requests of the map-reduce ones in a second. `on_answer(index, answer)` is called once
@@ -315,7 +356,8 @@ class Analyst:
                 if jobs[n].mode != Mode.MAP_REDUCE or jobs[n].map_failed() is not None:
                     settle(n)
 
-        self._generate_each([r for n in live for r in jobs[n].requests], cancel, request_done)
+        self._generate_each([r for n in live for r in jobs[n].requests], collection, cancel,
+                            request_done)
         reducing = [n for n in live
                     if jobs[n].mode == Mode.MAP_REDUCE and jobs[n].map_failed() is None]
 
@@ -325,7 +367,7 @@ class Analyst:
 
         self._generate_each([render_reduce_messages(
             jobs[n].question, [g.text for g in jobs[n].generations], neutralize)
-            for n in reducing], cancel, combined)
+            for n in reducing], collection, cancel, combined)
         return [answers[n] for n in range(len(jobs))]
 
     def _job(self, collection: str, question: str, mode: Mode, map_reduce_factor: float
@@ -341,8 +383,9 @@ class Analyst:
         return _Job(question, contexts[0].mode, contexts,
                     [self.messages(c, question) for c in contexts])
 
-    def _generate_each(self, requests: list[list[dict]], cancel: Event | None = None,
-                       on_done: Done | None = None) -> list[Generation]:
+    def _generate_each(self, requests: list[list[dict]], collection: str,
+                       cancel: Event | None = None, on_done: Done | None = None
+                       ) -> list[Generation]:
         """Every request in one batch; `on_done(index, generation)` exactly once per request,
         as it finishes. When the batch fails as a whole, the requests it finished are kept and
         each other one is retried alone, so a request the backend refuses fails only its own
@@ -363,7 +406,7 @@ class Analyst:
             return []
         try:
             batch = self.backend.generate(requests, self.answer_budget, cancel=cancel,
-                                          on_done=finished)
+                                          on_done=finished, collection=collection)
         except EngineError as exc:
             batch_error = str(exc)
         else:
@@ -380,7 +423,7 @@ class Analyst:
                 continue
             try:
                 [generation] = self.backend.generate([messages], self.answer_budget,
-                                                     cancel=cancel)
+                                                     cancel=cancel, collection=collection)
             except EngineError as exc:
                 generation = failed(str(exc))
             retried.append(generation)
@@ -392,7 +435,7 @@ class Analyst:
             (g.error for g in job.generations if g.error), None)
         if error is not None:
             total = max((g.total_time_s for g in job.generations), default=0.0)
-            return Answer(job.question, "", job.mode, model=self.profile.name,
+            return Answer(job.question, "", job.mode, model=self.model_name,
                           error=error, usage=Usage(total_time_s=total),
                           stop_reason=StopReason.ERROR)
         if job.mode != Mode.MAP_REDUCE:
@@ -401,9 +444,10 @@ class Analyst:
                              job.generations[-1])
 
     def _stream(self, messages: list[dict], max_tokens: int, on_delta: Deltas,
-                cancel: Event | None) -> Generation:
+                cancel: Event | None, collection: str) -> Generation:
         final = None
-        for piece in self.backend.stream(messages, max_tokens, cancel=cancel):
+        for piece in self.backend.stream(messages, max_tokens, cancel=cancel,
+                                         collection=collection):
             if isinstance(piece, Generation):
                 final = piece
             else:
@@ -507,12 +551,11 @@ class _Job:
 
 
 def make_backend(profile: ModelProfile, settings: Settings) -> Backend:
-    """A client of the configured vLLM server, else the profile's model loaded in-process."""
+    """A client of the configured vLLM server(s), else the profile's model loaded in-process."""
     if settings.vllm_base_url:
-        from engine.remote import RemoteBackend
+        from engine.served import connect
 
-        return RemoteBackend(settings.vllm_base_url, settings.vllm_api_key,
-                             settings.request_timeout_s, sampling=profile.sampling)
+        return connect(settings).backend
     from engine.backends import VllmBackend
 
     return VllmBackend(profile, settings)

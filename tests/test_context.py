@@ -597,8 +597,8 @@ def test_a_text_only_models_full_read_is_all_of_its_text_in_the_footer(settings,
     store = Store(settings)
     ingest_paths([SAMPLE_DOCS / "contract.pdf", SAMPLE_DOCS / "charts"], "deal", store, settings)
     vision = fake_analyst(settings, store, counter, FakeBackend())
-    text_only = replace(vision, profile=replace(vision.profile, vision=False),
-                        tokenizer=_TextOnly(counter))
+    text_only = replace(vision, _profile=replace(vision.profile, vision=False),
+                        _tokenizer=_TextOnly(counter))
     text_only.backend.enqueue("The monthly fee is US$18,750 [D3 p.1].")
     answer = text_only.ask("deal", "What is the monthly fee?")
     assert answer.mode == Mode.FULL and answer.read_fraction == 1.0

@@ -144,7 +144,7 @@ def test_hostile_text_from_spec_model_and_documents_is_escaped(settings, store, 
 
 def test_auto_goes_map_reduce_only_far_beyond_the_window(settings, store, counter):
     analyst = fake_analyst(settings, store, counter, FakeBackend())
-    small = replace(analyst, profile=replace(analyst.profile,
+    small = replace(analyst, _profile=replace(analyst.profile,
                                              max_model_len=900 + analyst.answer_budget))
     question = "What is the fee?"
     context = small.context("deal", question)
@@ -169,7 +169,7 @@ def test_modes_from_the_spec_reach_the_engine_and_the_usage_table(settings, stor
                                    "      - question: What was revenue in Q4?\n"
                                    "        mode: map-reduce"), "x.yaml", ["deal"])
     analyst = fake_analyst(settings, store, counter, FakeBackend(default="Nothing [D1 p.1]."))
-    small = replace(analyst, profile=replace(analyst.profile,
+    small = replace(analyst, _profile=replace(analyst.profile,
                                              max_model_len=2200 + analyst.answer_budget))
     run = run_report(small, spec)
     assert [i.answer.mode for i in run.items] == [Mode.FOCUSED, Mode.FOCUSED, Mode.MAP_REDUCE]

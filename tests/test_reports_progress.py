@@ -95,7 +95,7 @@ class _LastFirst(FakeBackend):
 
 def test_ask_many_reports_each_answer_once_as_soon_as_it_is_known(settings, store, counter):
     analyst = fake_analyst(settings, store, counter, _LastFirst(default="so [D3 p.1]"))
-    small = replace(analyst, profile=replace(analyst.profile,
+    small = replace(analyst, _profile=replace(analyst.profile,
                                              max_model_len=2200 + analyst.answer_budget))
     heard: list[tuple[int, str | None]] = []
     answers = small.ask_many(

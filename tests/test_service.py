@@ -50,7 +50,7 @@ def test_prompt_size_is_exact_for_the_chosen_context(analyst):
 
 def test_small_window_goes_focused_and_never_overflows(analyst):
     small = replace(analyst.profile, max_model_len=1800 + analyst.answer_budget)
-    focused = replace(analyst, profile=small)
+    focused = replace(analyst, _profile=small)
     focused.backend.enqueue("Forty-five days [D3 p.2].")
     answer = focused.ask("deal", "How many days' notice ends the agreement for convenience?")
     assert answer.mode == Mode.FOCUSED and 0 < answer.read_fraction < 1
@@ -60,7 +60,7 @@ def test_small_window_goes_focused_and_never_overflows(analyst):
 
 def test_map_reduce_reads_every_window_then_combines(analyst):
     small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
-    mr = replace(analyst, profile=small, _backend=FakeBackend(default="partial [D3 p.1]"))
+    mr = replace(analyst, _profile=small, _backend=FakeBackend(default="partial [D3 p.1]"))
     answer = mr.ask("deal", "Summarise every document.", mode=Mode.MAP_REDUCE)
     windows = len(mr.backend.requests) - 1
     assert windows >= 2 and answer.mode == Mode.MAP_REDUCE and answer.error is None
@@ -86,7 +86,7 @@ def test_a_focused_question_whose_search_fails_is_a_one_line_error_kept_in_histo
         conn.execute(text("DROP TABLE segments_fts" if engine.dialect.name == "sqlite"
                           else "ALTER TABLE segments DROP COLUMN fts"))
     small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
-    focused = replace(analyst, profile=small)
+    focused = replace(analyst, _profile=small)
     answer = focused.ask("deal", "What is the monthly fee?", mode=Mode.FOCUSED)
     assert answer.error.startswith("database error: ")
     assert "fts" in answer.error  # what the database said: no such table / column
@@ -113,7 +113,7 @@ def test_an_answer_without_citations_gets_inferred_ones_marked_as_such(analyst):
 
 def test_ask_many_batches_every_mode_and_keeps_going_past_a_failure(analyst):
     small = replace(analyst.profile, max_model_len=2200 + analyst.answer_budget)
-    batch = replace(analyst, profile=small, _backend=FakeBackend(default="so [D3 p.1]"))
+    batch = replace(analyst, _profile=small, _backend=FakeBackend(default="so [D3 p.1]"))
     questions = ["What is the fee?", "why " * 20_000, "Summarise every document.",
                  "Quote every clause."]
     modes = [Mode.AUTO, Mode.AUTO, Mode.MAP_REDUCE, Mode.FULL]
@@ -185,7 +185,7 @@ def test_a_failed_turn_is_left_out_of_a_follow_ups_prompt(analyst):
 
 def test_a_focused_follow_up_searches_with_the_conversation(analyst, monkeypatch):
     small = replace(analyst.profile, max_model_len=1800 + analyst.answer_budget)
-    focused = replace(analyst, profile=small)
+    focused = replace(analyst, _profile=small)
     searched: list[str] = []
     search = focused.store.search
     monkeypatch.setattr(focused.store, "search",
