@@ -9,7 +9,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pymupdf
 import pytest
 
 from core.domain import DocumentKind, SegmentKind, Status
@@ -18,6 +17,7 @@ from ingest.pipeline import ingest_paths
 from storage.repository import Store
 
 from .conftest import SAMPLE_DOCS
+from .hostile_cases import pdf_bytes as _pdf_bytes
 
 IGNORED_MARKER = "IGNORED-FILE-MARKER"
 
@@ -29,14 +29,6 @@ def store(settings):
     s.close()
 
 
-def _pdf_bytes(*pages: str, password: str | None = None) -> bytes:
-    doc = pymupdf.open()
-    for text in pages:
-        doc.new_page().insert_text((72, 72), text)
-    if password:
-        return doc.tobytes(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password,
-                           owner_pw=password + "-owner")
-    return doc.tobytes()
 
 
 @pytest.fixture
