@@ -30,7 +30,7 @@ from core.domain import Mode, Status
 from core.errors import DocScoutError
 from core.settings import get_settings
 from engine.prompt import context_json
-from ingest.pipeline import Outcome, ingest_paths
+from ingest.pipeline import Outcome, ingest_paths, run_ocr, with_ocr
 from storage.repository import Store
 
 
@@ -86,11 +86,49 @@ def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, replac
             bar.set_postfix_str(outcome.source[-40:], refresh=False)
             bar.update(done - bar.n)
 
-        outcomes = ingest_paths(list(paths), collection, store, settings, progress, replace)
+        outcomes = ingest_paths(list(paths), collection, store, settings, progress, replace,
+                                ocr_later=settings.ocr_later)
+    pending = [o.document for o in outcomes if o.document and o.document.ocr_pending]
+    if pending:
+        # Stored and searchable already; OCR of scanned pages and figures goes on here.
+        pages = sum(d.ocr_pending for d in pending)
+        click.echo(f"Stored. OCR of {pages} scanned or figure page(s) in {len(pending)} "
+                   "document(s) follows; they can be asked already (Ctrl-C leaves the rest for "
+                   f"`docscout ocr {collection}` or the web UI).", err=True)
+        outcomes = with_ocr(outcomes, _run_ocr(store, settings, collection))
     if as_json:
         _echo_json([_outcome_json(o) for o in outcomes])
     else:
         click.echo(outcome_summary(outcomes, collection))
+    if any(o.status == Status.FAILED for o in outcomes):
+        sys.exit(1)
+
+
+def _run_ocr(store: Store, settings, collection: str | None) -> list[Outcome]:
+    with _progress_bar() as bar:
+        def progress(done: int, total: int, outcome: Outcome) -> None:
+            bar.total = total
+            bar.set_postfix_str(f"OCR {outcome.source[-36:]}", refresh=False)
+            bar.update(done - bar.n)
+
+        return run_ocr(store, settings, collection, progress)
+
+
+@cli.command()
+@click.argument("collection", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per document.")
+def ocr(collection: str | None, as_json: bool) -> None:
+    """OCR the documents stored with their OCR still pending (an ingest interrupted while
+    reading scanned pages and figures), in COLLECTION or in all collections."""
+    settings = get_settings()
+    store = Store(settings)
+    outcomes = _run_ocr(store, settings, collection)
+    if as_json:
+        _echo_json([_outcome_json(o) for o in outcomes])
+    elif not outcomes:
+        click.echo("Nothing waits for OCR.")
+    else:
+        click.echo(outcome_summary(outcomes, collection or "every collection"))
     if any(o.status == Status.FAILED for o in outcomes):
         sys.exit(1)
 
@@ -113,6 +151,7 @@ def _outcome_json(outcome: Outcome) -> dict:
         "files": doc.files if doc else None,
         "text_tokens": doc.text_tokens if doc else 0,
         "image_tokens": doc.image_tokens if doc else 0,
+        "ocr_pending": doc.ocr_pending if doc else 0,
     }
 
 

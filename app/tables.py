@@ -34,7 +34,7 @@ def document_rows(documents: Sequence[Document]) -> tuple[list[str], list[list[o
     headers = ["document", "kind", "pages/files", "text tokens", "image tokens", "status", "error"]
     rows = [
         [d.source, d.kind.value, extent(d), d.text_tokens, d.image_tokens, d.status.value,
-         d.error]
+         "; ".join(p for p in (ocr_pending(d), d.error) if p) or None]
         for d in documents
     ]
     return headers, rows
@@ -50,13 +50,21 @@ def extent(document: Document) -> int:
     return 0 if document.status == Status.FAILED else 1
 
 
+def ocr_pending(doc: Document | None) -> str | None:
+    """"OCR pending: N pages" for a document stored before its OCR ran (ingest.pipeline)."""
+    if doc is None or not doc.ocr_pending:
+        return None
+    return f"OCR pending: {doc.ocr_pending} page{'s' if doc.ocr_pending != 1 else ''}"
+
+
 def outcome_summary(outcomes: Sequence[Outcome], collection: str) -> str:
     headers = ["document", "status", "text tokens", "image tokens", "note"]
     rows = []
     for o in outcomes:
         doc = o.document
         rows.append([o.source, o.status.value, doc.text_tokens if doc else 0,
-                     doc.image_tokens if doc else 0, o.message])
+                     doc.image_tokens if doc else 0,
+                     "; ".join(p for p in (o.message, ocr_pending(doc)) if p)])
     counts = Counter(o.status for o in outcomes)
     tally = ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
     return f"{format_table(headers, rows)}\n\n{len(outcomes)} documents into {collection!r}: {tally}"

@@ -119,6 +119,9 @@ class Document:
     image_tokens: int = 0
     size_bytes: int = 0
     collection: str | None = None
+    # Pages (scanned, or with charts pasted as pictures) whose OCR is still to run: the document
+    # is stored with its text layer first and OCRed in the background (ingest.pipeline.run_ocr).
+    ocr_pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,7 @@ class ParsedDocument:
         size_bytes: int,
         pages: int | None = None,
         files: int | None = None,
+        ocr_pending: int = 0,
     ) -> "ParsedDocument":
         """Assemble a parse result; status follows from what was read and what went wrong."""
         if not segments:
@@ -166,6 +170,7 @@ class ParsedDocument:
             text_tokens=text_tokens,
             image_tokens=image_tokens,
             size_bytes=size_bytes,
+            ocr_pending=ocr_pending,
         )
         return ParsedDocument(doc, tuple(segments), unique_images)
 

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         "pictures; not photos) on PDF pages that have a text layer: ~0.4 s a chart, 1-4 s a "
         "picture full of text. Off: ingest is that much faster, those words unsearchable.",
     )
+    ocr_later: bool = Field(
+        default=True,
+        description="Store a PDF with its text layer first (searchable and askable at once) and "
+        "OCR its scanned pages and figures afterwards, in the background; off: OCR while "
+        "ingesting. Needs keep_originals (the file is read again from its kept copy).",
+    )
 
     models_dir: Path | None = Field(
         default=None,

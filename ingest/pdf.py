@@ -71,21 +71,25 @@ _FLAT_SHARE = 0.6  # a graphic: its six commonest colours (3 bits a channel) cov
 
 
 
-def parse_pdf(file: FileInput, settings: Settings) -> ParsedDocument:
-    """Parse a PDF into per-page segments; raise IngestError when none of it can be read."""
+def parse_pdf(file: FileInput, settings: Settings, *, defer_ocr: bool = False) -> ParsedDocument:
+    """Parse a PDF into per-page segments; raise IngestError when none of it can be read.
+    `defer_ocr`: run no OCR, and count the pages that OCR would read (`Document.ocr_pending`),
+    for ingest.pipeline.run_ocr to parse the document again with OCR later."""
     with _open(file, settings) as doc:
         title = ((doc.metadata or {}).get("title") or "").strip() or PurePosixPath(file.name).stem
         segments: list[Segment] = []
         images: list[Image] = []
         errors: list[str] = []
+        pending = 0
         if doc.is_repaired:
             errors.append("the file is damaged: its cross-reference table had to be rebuilt, "
                           "so some content may be missing")
         for number in range(1, doc.page_count + 1):
             try:
                 page = doc.load_page(number - 1)
-                image, text, problems = _parse_page(page, settings)
+                image, text, problems, deferred = _parse_page(page, settings, defer_ocr)
                 problems += _page_box_problems(doc, page)
+                pending += deferred
             except Exception as exc:  # one bad page must not lose the others
                 image, text, problems = None, "", [_describe(exc)]
             errors += [f"page {number}: {problem}" for problem in problems]
@@ -105,6 +109,7 @@ def parse_pdf(file: FileInput, settings: Settings) -> ParsedDocument:
             errors=errors,
             size_bytes=len(file.data),
             pages=doc.page_count,
+            ocr_pending=pending,
         )
 
 
@@ -161,8 +166,10 @@ def _is_scanned(scan: Scan) -> bool:
     return raster >= _SCAN_RASTER and chars < _SCAN_MAX_CHARS
 
 
-def _parse_page(page: pymupdf.Page, settings: Settings) -> tuple[Image | None, str, list[str]]:
-    """The page's image (figure or scanned pages only), its text, and what went wrong."""
+def _parse_page(page: pymupdf.Page, settings: Settings, defer_ocr: bool = False
+                ) -> tuple[Image | None, str, list[str], bool]:
+    """The page's image (figure or scanned pages only), its text, what went wrong, and whether
+    OCR would have read it had it not been deferred."""
     textpage = page.get_textpage(flags=_SCAN_FLAGS)
     scan = _scan(page, textpage)
     scanned = _is_scanned(scan)
@@ -173,15 +180,19 @@ def _parse_page(page: pymupdf.Page, settings: Settings) -> tuple[Image | None, s
             image = _render(page, settings.page_image_max_tiles)
         except Exception as exc:
             problems.append(f"could not render the page image: {_describe(exc)}")
-    if settings.ocr and tessdata() is not None and (scanned or figure):
-        try:
-            if scanned:
-                text = _ocr_text(page, settings)
-            elif settings.ocr_figures:
-                text = "\n\n".join(t for t in [text, *_figure_texts(page, scan, settings)] if t)
-        except Exception as exc:
-            problems.append(f"OCR failed: {_describe(exc)}")
-    return image, text, problems
+    if not (settings.ocr and tessdata() is not None and figure):
+        return image, text, problems, False
+    try:
+        graphics = [] if scanned or not settings.ocr_figures else _graphics(page, scan, settings)
+        if defer_ocr:
+            return image, text, problems, scanned or bool(graphics)
+        if scanned:
+            text = _ocr_text(page, settings)
+        elif graphics:
+            text = "\n\n".join(t for t in [text, *_figure_texts(page, graphics, settings)] if t)
+    except Exception as exc:
+        problems.append(f"OCR failed: {_describe(exc)}")
+    return image, text, problems, False
 
 
 def _page_text(page: pymupdf.Page, textpage: pymupdf.TextPage, scan: Scan) -> str:
@@ -339,19 +350,24 @@ def _jpeg(pix: pymupdf.Pixmap) -> bytes:
     return out.getvalue()
 
 
-def _figure_texts(page: pymupdf.Page, scan: Scan, settings: Settings) -> list[str]:
-    """What OCR reads in the page's largest graphics (rasters covering at least
-    `settings.figure_min_area` of the page, less than all of it, in flat colours): the words of a
-    chart or a text box pasted as a picture, with a chart's values by label. Photos are skipped
-    (Tesseract reads noise in them, slowly), and so is a raster holding fewer than two words.
-    Measured on ../shared/corpus: see README, "What packing finds"."""
+def _graphics(page: pymupdf.Page, scan: Scan, settings: Settings) -> list[pymupdf.Rect]:
+    """The page's largest graphics, worth OCR: rasters covering at least
+    `settings.figure_min_area` of the page, less than all of it, in flat colours (a chart, a
+    text box pasted as a picture). Photos are skipped: Tesseract reads noise in them, slowly."""
     large = [box for box in scan.images
              if scan.area and settings.figure_min_area <= area(box) / scan.area < _WHOLE_PAGE]
+    clips = [(pymupdf.Rect(box) * page.rotation_matrix).normalize()  # scan boxes: unrotated
+             for box in sorted(large, key=area, reverse=True)[:_FIGURES_PER_PAGE]]
+    return [clip for clip in clips if _flat(page, clip)]
+
+
+def _figure_texts(page: pymupdf.Page, graphics: list[pymupdf.Rect], settings: Settings
+                  ) -> list[str]:
+    """What OCR reads in the page's graphics (`_graphics`): the words of a chart or a text box
+    pasted as a picture, with a chart's values by label; nothing for a graphic holding fewer
+    than two words. Measured on ../shared/corpus: see README, "What packing finds"."""
     texts = []
-    for box in sorted(large, key=area, reverse=True)[:_FIGURES_PER_PAGE]:
-        clip = (pymupdf.Rect(box) * page.rotation_matrix).normalize()  # scan boxes: unrotated
-        if not _flat(page, clip):
-            continue
+    for clip in graphics:
         pix = page.get_pixmap(dpi=_FIGURE_DPI, clip=clip, colorspace=pymupdf.csRGB, alpha=False)
         text = image_text(pix.tobytes("png"), settings.ocr_language, FIGURE_HEADER)
         words = text.removeprefix(FIGURE_HEADER).split()

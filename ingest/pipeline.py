@@ -28,6 +28,7 @@ import os
 import signal
 import stat
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -91,6 +92,7 @@ class FileJob:
     sha256: str
     path: Path | None = None
     data: bytes | None = None
+    defer_ocr: bool = False  # PDFs: store the text layer now, OCR later (run_ocr)
 
     def read(self) -> FileInput:
         data = self.data if self.data is not None else self.path.read_bytes()
@@ -115,9 +117,14 @@ def ingest_paths(
     settings: Settings,
     progress: Progress | None = None,
     replace: bool = False,
+    ocr_later: bool = False,
 ) -> list[Outcome]:
     """Ingest files, folders and archives into `collection`; one Outcome per document.
-    `replace`: store a new version even where it reads worse than the stored one."""
+    `replace`: store a new version even where it reads worse than the stored one.
+    `ocr_later`: store PDFs with their text layer only, their scanned pages and figures counted
+    as OCR pending, for `run_ocr` to read afterwards (with kept originals only: run_ocr reads
+    the file again from its kept copy); the documents can be searched and asked at once."""
+    defer = ocr_later and settings.keep_originals and settings.ocr
     store.ensure_collection(collection)
     early: list[Outcome] = []  # refused, unsupported or unchanged: known without parsing
     jobs: list[Job] = []
@@ -133,7 +140,8 @@ def ingest_paths(
                                  note=f"same content as {batch[item.sha256]}"))
         else:
             batch[item.sha256] = item.name
-            jobs.append(item)
+            defer_this = defer and isinstance(item, FileJob) and item.kind == "pdf"
+            jobs.append(dataclasses.replace(item, defer_ocr=True) if defer_this else item)
     total = len(early) + len(jobs)
     done: list[Outcome] = []
 
@@ -154,6 +162,89 @@ def ingest_paths(
         parsed_outcomes.append((planned[id(job)], report(outcome)))
     return done[: len(early)] + [outcome for _, outcome in sorted(parsed_outcomes,
                                                                   key=lambda pair: pair[0])]
+
+
+def run_ocr(store: Store, settings: Settings, collection: str | None = None,
+            progress: Progress | None = None, workers: int | None = None) -> list[Outcome]:
+    """Phase two of `ingest_paths(..., ocr_later=True)`: every document stored with OCR pending
+    (in `collection`, or in all) is parsed again from its kept original with OCR, and stored in
+    place of its text-layer version, unless that version was deleted, replaced or OCRed
+    meanwhile. One Outcome per document; `workers` processes (default: settings.workers)."""
+    try:
+        pending = store.pending_ocr(collection)
+    except StorageError as exc:
+        log.warning("cannot list documents waiting for OCR: %s", exc)
+        return []
+    settings = settings.model_copy(update={"workers": workers or settings.workers})
+    outcomes: list[Outcome] = []
+    # The originals go to a temporary folder, so that the jobs travel by path like files on disk
+    # and no more than the documents being parsed are held in memory.
+    with tempfile.TemporaryDirectory(prefix="docscout-ocr-") as folder:
+        jobs, where = [], {}
+        for n, doc in enumerate(pending):
+            original = _kept_original(store, doc)
+            if original is None:  # deleted meanwhile, or its copy is gone: nothing to read
+                outcomes.append(Outcome(doc.source, Status.UNCHANGED, doc.kind,
+                                        note="OCR skipped: the document or its kept copy is gone"))
+                continue
+            path = Path(folder) / f"{n}.pdf"
+            path.write_bytes(original.data)
+            job = FileJob(doc.source, "pdf", doc.sha256, path=path)
+            jobs.append(job)
+            where[id(job)] = doc
+        for outcome in outcomes:
+            if progress is not None:
+                progress(len(outcomes), len(pending), outcome)
+        for job, parsed in _parse_all(sorted(jobs, key=_job_size, reverse=True), settings):
+            doc = where[id(job)]
+            outcome = _store_ocr(store, doc, parsed)
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(len(outcomes), len(pending), outcome)
+    return outcomes
+
+
+def with_ocr(outcomes: list[Outcome], ocr: list[Outcome]) -> list[Outcome]:
+    """An ingest's outcomes, each brought up to date with what `run_ocr` then did to its
+    document (its new token counts, errors and note)."""
+    after = {o.source: o for o in ocr}
+    merged = []
+    for outcome in outcomes:
+        later = after.get(outcome.source)
+        if later is None or outcome.document is None or not outcome.document.ocr_pending:
+            merged.append(outcome)
+            continue
+        merged.append(Outcome(
+            outcome.source,
+            outcome.status if later.status == Status.UNCHANGED else later.status,
+            outcome.kind,
+            later.error or outcome.error,
+            later.document or outcome.document,
+            "; ".join(part for part in (outcome.note, later.note) if part) or None,
+        ))
+    return merged
+
+
+def _kept_original(store: Store, doc: Document) -> Original | None:
+    try:
+        return store.original(doc.collection, doc.source)
+    except StorageError:
+        return None
+
+
+def _store_ocr(store: Store, stored: Document, parsed: ParsedDocument) -> Outcome:
+    pages = f"{stored.ocr_pending} page{'s' if stored.ocr_pending != 1 else ''}"
+    doc = parsed.document
+    try:
+        result = store.save_ocr(stored.collection, parsed, PARSER_VERSION)
+    except StorageError as exc:
+        return Outcome(doc.source, Status.FAILED, doc.kind, f"OCR not stored: {exc}")
+    if result == SaveResult.UNCHANGED:
+        return Outcome(doc.source, Status.UNCHANGED, doc.kind,
+                       note="OCR not needed any more: deleted, replaced or OCRed meanwhile")
+    if result == SaveResult.KEPT_PREVIOUS:
+        return Outcome(doc.source, stored.status, doc.kind, f"OCR failed: {doc.error}", stored)
+    return Outcome(doc.source, doc.status, doc.kind, doc.error, doc, note=f"OCR read {pages}")
 
 
 def _stored_copy(store: Store, collection: str, sha256: str) -> Document | None:
@@ -381,6 +472,8 @@ def parse_job(job: Job, settings: Settings) -> ParsedDocument:
         if job.kind == "code":  # a lone source file: a one-file codebase, cited by path:lines
             files = code.collect_members([(file.name.rsplit("/", 1)[-1], file.data)], settings)
             return code.parse_codebase(file.name, files, settings)
+        if job.kind == "pdf":
+            return parse_pdf(file, settings, defer_ocr=job.defer_ocr)
         return PARSERS[job.kind](file, settings)
     except OSError as exc:
         error = f"cannot read file: {exc.strerror or exc}"

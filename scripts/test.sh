@@ -15,7 +15,7 @@ apt_tool chromium chromium "the browser test will be skipped"
 # ingest processes into one database, on PostgreSQL:
 # the same tests, DOCSCOUT_TEST_DATABASE_URL pointing tests/conftest.py's database at the server.
 POSTGRES_TESTS=(tests/test_storage.py tests/test_pipeline.py tests/test_cli.py
-                tests/test_context.py tests/test_service.py
+                tests/test_context.py tests/test_service.py tests/test_ocr_later.py
                 tests/test_ingest_faults.py::test_eight_concurrent_ingests_of_one_folder_on_a_fresh_database)
 if start_test_postgres; then
     .venv/bin/python -m pytest -m "" "${POSTGRES_TESTS[@]}" "$@"

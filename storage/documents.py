@@ -82,7 +82,8 @@ class DocumentStore(Sessions):
         )
         if old is not None:
             same = (old.sha256, old.parser_version, old.status) == (
-                doc.sha256, parser_version, doc.status.value)
+                doc.sha256, parser_version, doc.status.value) and not (
+                old.ocr_pending > 0 and doc.ocr_pending == 0)  # OCRed beats OCR pending
             if same and doc.status != Status.FAILED:
                 return SaveResult.UNCHANGED
             if doc.status == Status.FAILED and old.status != Status.FAILED:
@@ -90,18 +91,42 @@ class DocumentStore(Sessions):
             if (not replace and doc.status == Status.PARTIAL
                     and old.status == Status.OK.value):
                 return SaveResult.KEPT_BETTER
-            session.delete(old)
-            session.flush()
-        row = _document_row(doc, coll.id, parser_version)
-        session.add(row)
-        session.flush()
-        _insert_images(session, parsed.images)
-        _insert_segments(session, row.id, parsed.segments)
-        if original is not None and doc.status != Status.FAILED:
-            _insert_original(session, doc.sha256, original)
-        if old is not None:
-            drop_orphan_images(session)
+        _put(session, coll.id, old, parsed, parser_version, original)
         return SaveResult.REPLACED if old is not None else SaveResult.STORED
+
+    def pending_ocr(self, collection: str | None = None) -> list[Document]:
+        """Documents stored with their OCR still to run (ingest.pipeline.run_ocr), oldest first;
+        in one collection, or in all."""
+        with self._sessions() as session:
+            query = (select(DocumentRow, CollectionRow.name).join(CollectionRow)
+                     .where(DocumentRow.ocr_pending > 0).order_by(DocumentRow.id))
+            if collection is not None:
+                query = query.where(CollectionRow.name == collection)
+            return [_document(row, name) for row, name in session.execute(query)]
+
+    def save_ocr(self, collection: str, parsed: ParsedDocument, parser_version: int
+                 ) -> SaveResult:
+        """Store the OCRed version of a document in place of its text-layer version, only while
+        that version is still the stored one: a document deleted, replaced by other content or
+        already OCRed (by another process) meanwhile is left alone (`UNCHANGED`). When OCR could
+        not read the document at all, the stored version is kept and no longer pending, with
+        the error beside its own (`KEPT_PREVIOUS`)."""
+        doc = parsed.document
+
+        def write(session: Session) -> SaveResult:
+            coll = self._collection(session, collection)
+            old = session.scalar(select(DocumentRow).where(
+                DocumentRow.collection_id == coll.id, DocumentRow.source == doc.source))
+            if old is None or old.sha256 != doc.sha256 or old.ocr_pending == 0:
+                return SaveResult.UNCHANGED
+            if doc.status == Status.FAILED:
+                old.ocr_pending = 0
+                old.error = "; ".join(e for e in (old.error, f"OCR failed: {doc.error}") if e)
+                return SaveResult.KEPT_PREVIOUS
+            _put(session, coll.id, old, parsed, parser_version, None)
+            return SaveResult.REPLACED
+
+        return self._write(write)
 
     def delete_document(self, collection: str, source: str) -> None:
         with self._transaction() as session:
@@ -203,6 +228,7 @@ def _document(row: DocumentRow, collection: str) -> Document:
         image_tokens=row.image_tokens,
         size_bytes=row.size_bytes,
         collection=collection,
+        ocr_pending=row.ocr_pending,
     )
 
 
@@ -221,7 +247,27 @@ def _document_row(doc: Document, collection_id: int, parser_version: int) -> Doc
         image_tokens=doc.image_tokens,
         size_bytes=doc.size_bytes,
         parser_version=parser_version,
+        ocr_pending=doc.ocr_pending,
     )
+
+
+def _put(session: Session, collection_id: int, old: DocumentRow | None, parsed: ParsedDocument,
+         parser_version: int, original: Original | None) -> None:
+    """Insert a parsed document, in place of `old` when given (its segments and their index
+    entries go with it; images no other document uses are dropped)."""
+    doc = parsed.document
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    row = _document_row(doc, collection_id, parser_version)
+    session.add(row)
+    session.flush()
+    _insert_images(session, parsed.images)
+    _insert_segments(session, row.id, parsed.segments)
+    if original is not None and doc.status != Status.FAILED:
+        _insert_original(session, doc.sha256, original)
+    if old is not None:
+        drop_orphan_images(session)
 
 
 def _segment(row: SegmentRow) -> Segment:

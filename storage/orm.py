@@ -79,6 +79,7 @@ class DocumentRow(Base):
     image_tokens: Mapped[int] = mapped_column(Integer, default=0)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     parser_version: Mapped[int] = mapped_column(Integer)
+    ocr_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     collection: Mapped[CollectionRow] = relationship(back_populates="documents")

@@ -73,7 +73,7 @@ def test_the_upload_box_empties_after_an_ingest(fake):
     assert fresh.key != box.key and not fresh.value  # a new, empty box
     assert not [b for b in at.button if b.key == "ingest"]  # nothing left to ingest again
     assert any("notes.md: ok" in m.value.replace("\\", "") for m in at.markdown)
-    assert any(c.value == "Done: 1 documents, 0 failed" for c in at.caption)
+    assert any(c.value == "Done: 1 document, 0 failed" for c in at.caption)
     at.run()  # another click anywhere does not ingest the same files again
     sources = [d.source for d in services.store.documents("Deal")]
     assert sources.count("notes.md") == 1
@@ -125,3 +125,40 @@ def test_reports_page_with_a_hostile_collection_name(fake):
     spec = parse_spec(at.text_area(key="spec").value, "the spec", [HOSTILE])  # valid YAML
     assert spec.collection == HOSTILE and spec.title == f"{HOSTILE} findings"
     _shows_nothing_raw(at)
+
+
+def test_an_upload_is_stored_at_once_and_ocred_in_the_background(fake):
+    from ingest.background import OcrQueue
+
+    from .conftest import SAMPLE_DOCS
+
+    services, _ = fake
+    services.ocr = OcrQueue(services.store, services.settings, workers=1)
+    at = ui_page("library").run()
+    data = (SAMPLE_DOCS / "scanned_memo.pdf").read_bytes()
+    at.file_uploader[0].set_value(("memo.pdf", data, "application/pdf")).run()
+    at.button(key="ingest").click().run(timeout=60)
+    assert not at.exception, at.exception
+    assert any(c.value == "Done: 1 document, 0 failed" for c in at.caption)
+    assert services.ocr.wait(120)  # woken by the upload
+    [memo] = [d for d in services.store.documents("Deal") if d.source == "memo.pdf"]
+    assert memo.ocr_pending == 0 and memo.text_tokens > 0
+    assert services.store.search("Deal", "roof membrane", 3)[0].source == "memo.pdf"
+    at.run()
+    assert "OCR" not in at.dataframe[0].value  # nothing pending: no OCR column
+
+
+def test_library_says_what_ocr_still_has_to_read(fake):
+    services, _ = fake
+    from ingest.pipeline import ingest_paths
+
+    from .conftest import SAMPLE_DOCS
+
+    ingest_paths([SAMPLE_DOCS / "report.pdf"], "Deal", services.store, services.settings,
+                 ocr_later=True)  # no queue: it stays pending
+    at = ui_page("library").run()
+    table = at.dataframe[0].value
+    ocr = dict(zip(table["document"], table["OCR"]))
+    assert ocr["report.pdf"] == "OCR pending: 2 pages" and ocr["contract.pdf"] == "done"
+    assert any("OCR is reading 2 scanned or figure page(s) in the background" in c.value
+               for c in at.caption)

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.escape import literal
-from app.tables import extent
+from app.tables import extent, ocr_pending
 from app.ui.services import services
 from app.ui.widgets import engine_status, error_box, pick_collection
 from core.errors import StorageError
@@ -82,28 +82,49 @@ if files and st.button(f"Ingest {len(files)} file(s)", type="primary", key="inge
         refused = [literal(f"{name}: {why}") for name, why in staged.refused]
         for line in refused:
             st.error(line, icon=":material/error:")
-        outcomes = ingest_paths(staged.paths, collection, svc.store, svc.settings, progress)
+        # Text layers first; scanned pages and figures are OCRed by the background queue.
+        later = svc.ocr is not None and svc.settings.ocr_later
+        outcomes = ingest_paths(staged.paths, collection, svc.store, svc.settings, progress,
+                                ocr_later=later)
+    if later and any(o.document and o.document.ocr_pending for o in outcomes):
+        svc.ocr.wake()
     failed = sum(o.status.value == "failed" for o in outcomes)
     # Shown after the rerun that empties the upload box, until the next upload.
     lines = [f":material/block: {line}" for line in refused] + [_line(o) for o in outcomes]
     st.session_state["ingested"] = (collection, "  \n".join(lines),
-                                    f"Done: {len(outcomes)} documents, {failed} failed")
+                                    f"Done: {len(outcomes)} document"
+                                    f"{'' if len(outcomes) == 1 else 's'}, {failed} failed")
     st.session_state["upload-round"] = uploads + 1
     st.rerun()
 
 st.subheader("Documents")
 documents = svc.store.documents(collection)
-if not documents:
-    st.info("No documents yet.")
-else:
-    st.dataframe(
-        [{"document": d.source, "kind": d.kind.value, "pages/files": extent(d),
-          "text tokens": d.text_tokens, "image tokens": d.image_tokens,
-          "status": d.status.value,
-          "error": d.error or ""} for d in documents],
-        hide_index=True, key="documents")
+
+
+# While OCR has pages left to read in the background, the table refreshes itself to follow it.
+@st.fragment(run_every=3.0 if any(d.ocr_pending for d in documents) else None)
+def _documents_table() -> None:
+    documents = svc.store.documents(collection)
+    if not documents:
+        st.info("No documents yet.")
+        return
+    pages = sum(d.ocr_pending for d in documents)
+    rows = [{"document": d.source, "kind": d.kind.value, "pages/files": extent(d),
+             "text tokens": d.text_tokens, "image tokens": d.image_tokens,
+             "status": d.status.value, "error": d.error or ""} for d in documents]
+    if pages:  # a column only while OCR has something left to read
+        rows = [{**row, "OCR": ocr_pending(d) or "done"} for row, d in zip(rows, documents)]
+    st.dataframe(rows, hide_index=True, key="documents")
     st.caption(f"{len(documents)} documents · {sum(d.text_tokens for d in documents):,} text "
                f"tokens · {sum(d.image_tokens for d in documents):,} image tokens")
+    if pages:
+        st.caption(f":material/hourglass_top: OCR is reading {pages} scanned or figure page(s) "
+                   "in the background. The documents can be asked already; that text joins "
+                   "them as it is read.")
+
+
+_documents_table()
+if documents:
     with st.expander("Delete a document"):
         doomed = st.selectbox("Document", [d.source for d in documents], key="delete-doc")
         if st.button("Delete document", key="delete-doc-button"):
