@@ -150,7 +150,7 @@ def test_an_upload_is_stored_at_once_and_ocred_in_the_background(fake):
 
 def test_library_says_what_ocr_still_has_to_read(fake):
     services, _ = fake
-    from ingest.pipeline import ingest_paths
+    from ingest.pipeline import ingest_paths, run_ocr
 
     from .conftest import SAMPLE_DOCS
 
@@ -162,3 +162,7 @@ def test_library_says_what_ocr_still_has_to_read(fake):
     assert ocr["report.pdf"] == "OCR pending: 2 pages" and ocr["contract.pdf"] == "done"
     assert any("OCR is reading 2 scanned or figure page(s) in the background" in c.value
                for c in at.caption)
+    ask = ui_page("ask").run()
+    assert any("OCR is still reading 2 scanned or figure page(s)" in c.value for c in ask.caption)
+    run_ocr(services.store, services.settings, "Deal")
+    assert not any("OCR" in c.value for c in ui_page("ask").run().caption)

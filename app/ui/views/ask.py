@@ -92,6 +92,9 @@ if current is not None and current.collection != collection:  # another collecti
     _choose(None)
 _chat_list(collection, current)
 context_meter(info)
+if pending := sum(d.ocr_pending for d in svc.store.pending_ocr(collection)):
+    st.caption(f":material/hourglass_top: OCR is still reading {pending} scanned or figure "
+               "page(s) of this collection (Library); answers cannot use their text yet.")
 
 turns = svc.store.chat_turns(current.id) if current else []
 for answer in turns:
