@@ -158,3 +158,32 @@ def test_the_background_queue_ocrs_what_is_pending(settings, tmp_path):
     assert store.pending_ocr() == [] and not queue.busy
     assert sorted(o.note for o in queue.done) == ["OCR read 1 page", "OCR read 2 pages"]
     store.close()
+
+
+def test_only_pages_that_ocr_would_read_are_counted_pending(settings):
+    import io
+
+    import pymupdf
+    from PIL import Image as PILImage
+
+    from ingest.base import FileInput
+    from ingest.pdf import parse_pdf
+
+    # A photo (a spread of colours) on a page with text: a figure page OCR skips.
+    photo = PILImage.merge("RGB", [PILImage.linear_gradient("L").rotate(90).resize((300, 200)),
+                                   PILImage.linear_gradient("L").resize((300, 200)),
+                                   PILImage.radial_gradient("L").resize((300, 200))])
+    out = io.BytesIO()
+    photo.save(out, "PNG")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "A page about a landscape photograph")
+    page.insert_image(pymupdf.Rect(50, 100, 350, 300), stream=out.getvalue())
+    data = doc.tobytes()
+    parsed = parse_pdf(FileInput("photo.pdf", data), settings, defer_ocr=True)
+    assert parsed.segments[0].kind == SegmentKind.IMAGE  # a figure page, rendered
+    assert parsed.document.ocr_pending == 0
+    report = (SAMPLE_DOCS / "report.pdf").read_bytes()
+    assert parse_pdf(FileInput("r.pdf", report), settings, defer_ocr=True).document.ocr_pending == 2
+    off = settings.model_copy(update={"ocr_figures": False})
+    assert parse_pdf(FileInput("r.pdf", report), off, defer_ocr=True).document.ocr_pending == 0
