@@ -332,7 +332,7 @@ def test_a_figure_or_table_the_question_names_comes_first_by_its_caption():
 
 
 def test_rerank_reads_a_named_page_into_a_small_context():
-    coll = [_pdf("a.pdf", 30), _pdf("b.pdf", 3)]
+    coll = [_pdf("a.pdf", 30), _pdf("b.pdf", 30)]  # page 20 of the best hit's document only
     search = _searcher(coll, [("a.pdf", 3), ("a.pdf", 10), ("b.pdf", 1)])
     context = assemble(coll, "What is on page 20?", WordTokenizer(), 120, max_images=0,
                        search=search)
