@@ -21,7 +21,7 @@ from core.domain import (
 )
 from core.tokens import count_image_tokens, count_text_tokens
 from engine.costs import content_of, item_text, piece
-from engine.packing import asks_to_see, assemble
+from engine.packing import _pairs, asks_to_see, assemble, rerank
 from engine.prompt import (
     prompt_overhead,
     render_messages,
@@ -266,8 +266,9 @@ def test_the_best_pages_bring_their_neighbours_right_after_them():
 
 def test_a_question_about_what_pages_show_brings_their_images_first():
     coll = [_pdf("a.pdf", 6, image_pages=(2, 3)), _pdf("b.pdf", 6)]
-    # a.pdf: [text p1, image p2, text p2, image p3, text p3, text p4, ...]
-    ranked = [("a.pdf", 2), ("b.pdf", 3), ("b.pdf", 4), ("b.pdf", 5)]
+    # a.pdf: [text p1, image p2, text p2, image p3, text p3, text p4, ...]; b.pdf's ranked pages
+    # are 2, 4 and 6: no two side by side (rerank would move pages next to a hit up)
+    ranked = [("a.pdf", 2), ("b.pdf", 1), ("b.pdf", 3), ("b.pdf", 5)]
     search = _searcher(coll, ranked)
     for question, image_first in [("What does the chart on growth show?", True),
                                   ("What colour is the logo?", True),
@@ -281,6 +282,63 @@ def test_a_question_about_what_pages_show_brings_their_images_first():
                 break
         # a visual question reads the best page's image before the other ranked pages' text
         assert (("a.pdf", 1) in keys and not set(ranked) <= keys) is image_first, question
+
+
+def _hits(pages: dict[int, tuple[str, float]]) -> tuple[dict, list]:
+    """rerank's input for one PDF of 12 pages (ordinal = page - 1): the hits on `pages`, each
+    with its text and bm25 score."""
+    segs = [Segment(SegmentKind.TEXT, pages.get(p, ("nothing here", 0))[0], Locator(page=p), 5)
+            for p in range(1, 13)]
+    hits = {(0, p - 1): SearchHit("a.pdf", p - 1, segs[p - 1], score)
+            for p, (_, score) in pages.items()}
+    return hits, [segs]
+
+
+def _pages(ranked: list[tuple[int, int]]) -> list[int]:
+    return [s + 1 for _, s in ranked]
+
+
+def test_a_page_between_two_hits_moves_up():
+    hits, segs = _hits({3: ("alpha", -10.0), 8: ("beta alpha", -9.5), 9: ("beta", -6.0)})
+    assert _pages(rerank("alpha beta", hits, segs)) == [8, 3, 9]  # -9.5 - 0.5 * 6 / 2 < -10
+    alone, segs = _hits({3: ("alpha", -10.0), 8: ("beta alpha", -9.5), 11: ("beta", -6.0)})
+    assert _pages(rerank("alpha beta", alone, segs)) == [3, 8, 11]  # bm25's order
+
+
+def test_a_page_holding_the_questions_phrase_moves_up():
+    hits, segs = _hits({2: ("revenue of the net assets", -10.0), 5: ("net revenue grew", -8.0)})
+    question = "What was net revenue?"
+    assert _pairs(question) == {("was", "net"), ("net", "revenue")}  # "what was": stop words
+    assert _pages(rerank(question, hits, segs)) == [5, 2]  # -8 - 10 * 1 / 2 < -10
+    hits, segs = _hits({2: ("revenue of the net assets", -10.0), 5: ("net growth", -8.0)})
+    assert _pages(rerank(question, hits, segs)) == [2, 5]
+
+
+def test_a_page_the_question_names_comes_first():
+    hits, segs = _hits({2: ("chart of sales", -10.0), 5: ("sales", -8.0)})
+    for question in ("What does the chart on page 7 show?", "Sales on Slide 7?"):
+        assert _pages(rerank(question, hits, segs)) == [7, 2, 5]  # page 7 holds no word
+    assert _pages(rerank("Sales in 2007 pages?", hits, segs)) == [2, 5]
+
+
+def test_a_figure_or_table_the_question_names_comes_first_by_its_caption():
+    hits, segs = _hits({2: ("as Figure 3 shows, sales grew", -10.0),
+                        5: ("Figure 2: costs", -9.0), 9: ("sales\nFig. 3. Sales by year", -4.0),
+                        11: ("Table 3 Staff", -3.0)})
+    assert _pages(rerank("What does Figure 3 show about sales?", hits, segs))[:1] == [9]
+    assert _pages(rerank("What does table 3 say?", hits, segs))[:1] == [11]
+    named = rerank("Which year does Fig 3 on page 12 show?", hits, segs)
+    assert _pages(named)[:2] == [12, 9]  # a named page first, then the caption
+
+
+def test_rerank_reads_a_named_page_into_a_small_context():
+    coll = [_pdf("a.pdf", 30), _pdf("b.pdf", 30)]  # page 20 of the best hit's document only
+    search = _searcher(coll, [("a.pdf", 3), ("a.pdf", 10), ("b.pdf", 1)])
+    context = assemble(coll, "What is on page 20?", WordTokenizer(), 120, max_images=0,
+                       search=search)
+    why = {(i.document.source, i.ordinal): i.why for i in context.items}
+    assert why[("a.pdf", 19)] == "search rank 1" and ("b.pdf", 19) not in why
+    assert why[("a.pdf", 18)] == "next to search rank 1"
 
 
 def test_focused_ranks_before_filling_and_never_exceeds_the_budget():
