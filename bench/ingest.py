@@ -19,6 +19,7 @@
    Targets: every peak under 1 GB; the bomb refused in under 1 s.
 
     python bench/ingest.py --only-hostile   # section 4 alone (about a minute)
+    python bench/ingest.py --only-pdf --skip-llm   # section 1 alone, without pymupdf4llm
 """
 
 from __future__ import annotations
@@ -101,16 +102,22 @@ def docscout_ingest(paths: list[Path], workdir: Path, ocr: bool) -> tuple[list, 
 def docscout_ingest_ocr_later(paths: list[Path], workdir: Path) -> tuple[list, float, float]:
     """As `docscout ingest` and the web UI ingest: text layers stored first, then OCR
     (ingest.pipeline.run_ocr). Returns the final outcomes, seconds until every document was
-    stored and searchable, and seconds OCR took after that."""
-    settings = Settings(data_dir=workdir / "pdf-db-ocr-later")
-    store = Store(settings)
+    stored and searchable (best of 2, as for ingest with OCR off), and seconds OCR took after
+    that (once)."""
+    stored_s = []
+    for attempt in range(2):
+        settings = Settings(data_dir=workdir / f"pdf-db-ocr-later-{attempt}")
+        store = Store(settings)
+        start = time.perf_counter()
+        outcomes = ingest_paths(paths, "bench", store, settings, ocr_later=True)
+        stored_s.append(time.perf_counter() - start)
+        if attempt == 0:
+            store.close()
     start = time.perf_counter()
-    outcomes = ingest_paths(paths, "bench", store, settings, ocr_later=True)
-    stored = time.perf_counter()
     ocr = run_ocr(store, settings, "bench")
-    done = time.perf_counter()
+    ocr_s = time.perf_counter() - start
     store.close()
-    return with_ocr(outcomes, ocr), stored - start, done - stored
+    return with_ocr(outcomes, ocr), min(stored_s), ocr_s
 
 
 def stdlib_zip(workdir: Path) -> Path:
@@ -258,6 +265,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=2000, help="pages of the generated PDF")
     parser.add_argument("--skip-llm", action="store_true", help="skip pymupdf4llm (slow)")
     parser.add_argument("--only-hostile", action="store_true", help="run section 4 alone")
+    parser.add_argument("--only-pdf", action="store_true", help="run section 1 alone")
     args = parser.parse_args()
     print(f"cores: {psutil.cpu_count()}, python {sys.version.split()[0]}, PyMuPDF {pymupdf.VersionBind}")
     if args.only_hostile:
@@ -302,6 +310,8 @@ def main() -> None:
             ratio = ingest_rate / llm_rate
             print(f"  ingest / pymupdf4llm : {ratio:8.1f}x  target >= 10x    {verdict(ratio >= 10)}")
 
+        if args.only_pdf:
+            return
         archive = stdlib_zip(workdir)
         tokens, floor_s = code_floor(archive)
         settings = Settings(data_dir=workdir / "code-db")
