@@ -362,6 +362,9 @@ def evaluate_command(collection: str, questions: Path, per_document: int | None,
                 ["budget", "questions", "evidence found", "recall", "pages read (median)"],
                 [[r.budget, r.questions, r.found, f"{r.recall:.0%}" if r.recall is not None
                   else "n/a", r.pages_read_median] for r in rows]))
+            if rows and rows[0].by_label:
+                click.echo(f"{rows[0].by_label} question(s) cite pages beyond the last page of "
+                           "their document: read as the PDF's printed page labels")
             if rows and rows[0].outside:
                 click.echo(f"left out: {rows[0].outside} question(s) whose evidence names a page "
                            "beyond the last page of its document")

@@ -64,6 +64,9 @@ def main() -> None:
         print(f"{'evidence source':16}{'questions':>10}" + "".join(
             f"{f'recall@{b // 1000}K':>12}{'pages':>7}" for b in budgets))
         _row("all", overall)
+        if overall[0].by_label:
+            print(f"({overall[0].by_label} questions cite pages beyond the last page of their "
+                  "document: read as the PDF's printed page labels, ingest.pdf)")
         if overall[0].outside:
             print(f"(left out: {overall[0].outside} questions whose evidence names a page beyond "
                   "the last page of their document, i.e. printed page labels; counted as misses, "

@@ -50,6 +50,8 @@ class Locator:
     path: str | None = None
     line_start: int | None = None
     line_end: int | None = None
+    # The label the PDF prints on the page ("287", "iv"), where it differs from `page`.
+    page_label: str | None = None
 
     def label(self) -> str:
         if self.path is not None:

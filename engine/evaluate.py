@@ -44,6 +44,7 @@ as correct.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import statistics
@@ -522,6 +523,7 @@ class RecallAt:
     found: int  # of them, those whose every evidence place was in the context
     pages_read_median: float | None
     outside: int = 0  # questions left out: an evidence page beyond its document's last page
+    by_label: int = 0  # questions whose evidence pages were read as printed page labels
 
     @property
     def recall(self) -> float | None:
@@ -533,13 +535,17 @@ def recall_at(analyst, collection: str, questions: Sequence[EvalQuestion],
     """For each budget (tokens for the documents), the share of `questions` with evidence whose
     every evidence place the context holds, and the median pages read: what packing finds,
     measured without answering (fast; `docscout eval --recall-at`). A question whose evidence
-    names a page its document does not have (a question set citing printed page labels, such as
-    "p. 289" of a 40-page excerpt) cannot be found by any context: it is counted in `outside`,
+    names a page beyond its document's last page cites printed page labels ("p. 289" of a
+    40-page book excerpt): those pages are read as the pages the PDF labels so (`by_label`), and
+    where it labels none so, no context can hold them: the question is counted in `outside`,
     not in the recall."""
     documents = analyst.store.documents(collection)
     sources = [d.source for d in documents]
+    labels = _PrintedLabels(analyst.store, collection)
     with_evidence = [q for q in questions if q.evidence]
-    asked = [q for q in with_evidence if _within(q, documents)]
+    relabelled = [_by_printed_labels(q, documents, labels) for q in with_evidence]
+    by_label = sum(new != old for new, old in zip(relabelled, with_evidence))
+    asked = [q for q in relabelled if _within(q, documents)]
     out = []
     for budget in budgets:
         found, pages = 0, []
@@ -554,5 +560,43 @@ def recall_at(analyst, collection: str, questions: Sequence[EvalQuestion],
             pages.append(_pages_read(context))
         out.append(RecallAt(budget, len(asked), found,
                             statistics.median(pages) if pages else None,
-                            len(with_evidence) - len(asked)))
+                            len(with_evidence) - len(asked), by_label))
     return out
+
+
+class _PrintedLabels:
+    """A document's printed page labels ("287" -> page 6), read from its segments once."""
+
+    def __init__(self, store, collection: str) -> None:
+        self.store, self.collection = store, collection
+        self._by_source: dict[str, dict[str, int]] = {}
+
+    def pages(self, source: str) -> dict[str, int]:
+        if source not in self._by_source:
+            self._by_source[source] = {
+                s.locator.page_label: s.locator.page
+                for s in self.store.segments(self.collection, source)
+                if s.locator.page_label and s.locator.page is not None}
+        return self._by_source[source]
+
+
+def _by_printed_labels(question: EvalQuestion, documents: Sequence[Document],
+                       labels: _PrintedLabels) -> EvalQuestion:
+    """The question with each evidence page range that lies beyond its document's last page
+    read as printed page labels, where the document labels a run of pages so."""
+    def relabel(place: Place) -> Place:
+        if place.page_start is None:
+            return place
+        named = [d for d in documents if _names(d.source, place.name) and d.pages]
+        if not named or place.page_end <= max(d.pages for d in named):
+            return place
+        for doc in named:
+            by_label = labels.pages(doc.source)
+            pages = [by_label.get(str(n)) for n in range(place.page_start, place.page_end + 1)]
+            if all(pages) and pages == list(range(pages[0], pages[0] + len(pages))):
+                return dataclasses.replace(place, page_start=pages[0], page_end=pages[-1])
+        return place
+
+    evidence = tuple(tuple(relabel(p) for p in alternatives) for alternatives in question.evidence)
+    return question if evidence == question.evidence else dataclasses.replace(question,
+                                                                              evidence=evidence)

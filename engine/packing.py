@@ -224,7 +224,8 @@ def rerank(question: str, hits: dict[tuple[int, int], SearchHit],
       in proportion to the pairs it holds, so "net revenue", "Figure 3" or a section's title
       counts as one thing, not two common words;
     - places the question names: "page 12" or "slide 12" puts that page of the best hit's
-      document first (its text; a page no word matched too), and "Figure 3" or "Table 2" puts
+      document first (the page printed "12" where the PDF labels its pages so; its text, a
+      page no word matched too), and "Figure 3" or "Table 2" puts
       the pages whose caption starts with it right after.
 
     Measured on mmlb-dev (bench/retrieval.py, recall@8K of 181 after query_words' cut at
@@ -259,11 +260,17 @@ def rerank(question: str, hits: dict[tuple[int, int], SearchHit],
         for key in head:
             if caption.search(hits[key].segment.text):
                 moved[key] = min(moved[key], first - 1)
-    pages = {int(number) for number in _PAGE.findall(question)}
+    named = set(_PAGE.findall(question))
     d = min(scores, key=scores.get)[0]  # the best hit's document
-    for s, seg in enumerate(segs[d]):
-        if seg.locator.page in pages and seg.kind != SegmentKind.IMAGE:
-            moved[(d, s)] = first - 2
+    if named:
+        # A number the document prints on a page (a book excerpt's "page 287") means that page;
+        # any other, the page of that number in the file.
+        printed = {seg.locator.page_label for seg in segs[d]} & named
+        pages = {int(n) for n in named - printed}
+        for s, seg in enumerate(segs[d]):
+            wanted = seg.locator.page_label in printed or seg.locator.page in pages
+            if wanted and seg.kind != SegmentKind.IMAGE:
+                moved[(d, s)] = first - 2
     return sorted(moved, key=lambda key: (moved[key], key))
 
 

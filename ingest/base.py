@@ -16,7 +16,8 @@ from core.domain import ParsedDocument
 from core.settings import Settings
 
 # Bump when a parser's output changes, so that stored documents can be told apart from new ones.
-PARSER_VERSION = 3  # 2: images get a text segment with their OCR text; 3: values by label only
+# 2: images get a text segment with their OCR text; 3: values by label only; 4: printed page labels
+PARSER_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)

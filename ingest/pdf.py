@@ -84,16 +84,19 @@ def parse_pdf(file: FileInput, settings: Settings, *, defer_ocr: bool = False) -
         if doc.is_repaired:
             errors.append("the file is damaged: its cross-reference table had to be rebuilt, "
                           "so some content may be missing")
+        labelled = _has_page_labels(doc)
         for number in range(1, doc.page_count + 1):
+            label = None
             try:
                 page = doc.load_page(number - 1)
+                label = _page_label(page, number) if labelled else None
                 image, text, problems, deferred = _parse_page(page, settings, defer_ocr)
                 problems += _page_box_problems(doc, page)
                 pending += deferred
             except Exception as exc:  # one bad page must not lose the others
                 image, text, problems = None, "", [_describe(exc)]
             errors += [f"page {number}: {problem}" for problem in problems]
-            where = Locator(page=number)
+            where = Locator(page=number, page_label=label)
             if image is not None:
                 images.append(image)
                 segments.append(Segment(SegmentKind.IMAGE, "", where, image.tokens, image.sha256))
@@ -135,6 +138,23 @@ def _open(file: FileInput, settings: Settings) -> pymupdf.Document:
         raise IngestError(file.name, f"not a readable PDF: {_describe(exc)}") from exc
     doc.close()
     raise IngestError(file.name, problem)
+
+
+def _has_page_labels(doc: pymupdf.Document) -> bool:
+    try:
+        return bool(doc.get_page_labels())
+    except Exception:  # a malformed label tree: the pages keep their numbers
+        return False
+
+
+def _page_label(page: pymupdf.Page, number: int) -> str | None:
+    """The label the PDF gives the page (a book excerpt's "287", a preface's "iv"), or None
+    where it is the page's own number or none at all."""
+    try:
+        label = page.get_label().strip()[:64]
+    except Exception:
+        return None
+    return label if label and label != str(number) else None
 
 
 def _describe(exc: BaseException) -> str:

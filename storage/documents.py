@@ -275,7 +275,8 @@ def _segment(row: SegmentRow) -> Segment:
     return Segment(
         kind=SegmentKind(row.kind),
         text=row.text,
-        locator=Locator(row.page, bbox, row.path, row.line_start, row.line_end),
+        locator=Locator(row.page, bbox, row.path, row.line_start, row.line_end,
+                        row.page_label),
         tokens=row.tokens,
         image_sha256=row.image_sha256,
     )
@@ -297,6 +298,7 @@ def _insert_segments(session: Session, document_id: int, segments: tuple[Segment
                 "path": s.locator.path,
                 "line_start": s.locator.line_start,
                 "line_end": s.locator.line_end,
+                "page_label": s.locator.page_label,
                 "tokens": s.tokens,
                 "image_sha256": s.image_sha256,
             }

@@ -122,6 +122,7 @@ class SegmentRow(Base):
     path: Mapped[str | None] = mapped_column(PlainText)
     line_start: Mapped[int | None] = mapped_column(Integer)
     line_end: Mapped[int | None] = mapped_column(Integer)
+    page_label: Mapped[str | None] = mapped_column(String(64))
     tokens: Mapped[int] = mapped_column(Integer)
     image_sha256: Mapped[str | None] = mapped_column(
         ForeignKey("images.sha256"), index=True

@@ -8,6 +8,7 @@ import itertools
 import random
 import re
 import time
+from dataclasses import replace
 
 from core.domain import (
     Document,
@@ -319,6 +320,17 @@ def test_a_page_the_question_names_comes_first():
     for question in ("What does the chart on page 7 show?", "Sales on Slide 7?"):
         assert _pages(rerank(question, hits, segs)) == [7, 2, 5]  # page 7 holds no word
     assert _pages(rerank("Sales in 2007 pages?", hits, segs)) == [2, 5]
+
+
+def test_a_page_number_the_document_prints_means_that_page():
+    hits, segs = _hits({2: ("chart of sales", -10.0), 5: ("sales", -8.0)})
+    # A book excerpt: pages 4-12 of the file are printed 287-295.
+    segs = [[replace(s, locator=Locator(page=s.locator.page, page_label=str(s.locator.page + 283)))
+             if s.locator.page >= 4 else s for s in segs[0]]]
+    hits = {key: replace(hit, segment=segs[0][key[1]]) for key, hit in hits.items()}
+    assert _pages(rerank("What is on page 290?", hits, segs)) == [7, 2, 5]
+    assert _pages(rerank("What is on page 3?", hits, segs)) == [3, 2, 5]  # printed on no page
+    assert _pages(rerank("Sales on page 7?", hits, segs)) == [7, 2, 5]  # (printed 290)
 
 
 def test_a_figure_or_table_the_question_names_comes_first_by_its_caption():

@@ -174,3 +174,40 @@ def test_recall_at_budgets_measures_packing_without_a_model(settings, counter):
     both = recall_at(analyst, "Samples", [asked, beyond], [10**6])[0]
     assert (both.questions, both.found, both.outside) == (1, 1, 1)
     store.close()
+
+
+def test_evidence_beyond_the_last_page_is_read_as_printed_page_labels(settings, counter, tmp_path):
+    import pymupdf
+
+    from engine.backends import FakeBackend
+    from engine.evaluate import EvalQuestion, Expected, Place, recall_at
+    from ingest.pipeline import ingest_paths
+    from storage.repository import Store
+
+    from .conftest import fake_analyst
+
+    # A 6-page excerpt of a book: pages 3-6 are printed 287-290 (like MMLongBench-Doc's
+    # san-francisco-11-contents.pdf, whose questions cite the printed numbers).
+    doc = pymupdf.open()
+    for n in range(1, 7):
+        doc.new_page().insert_text((72, 72), f"Page {n} tells of harbour number {n * 11}.")
+    doc.set_page_labels([{"startpage": 0, "prefix": "", "style": "D", "firstpagenum": 1},
+                         {"startpage": 2, "prefix": "", "style": "D", "firstpagenum": 287}])
+    (tmp_path / "book.pdf").write_bytes(doc.tobytes())
+    store = Store(settings)
+    [outcome] = ingest_paths([tmp_path / "book.pdf"], "Books", store, settings)
+    labels = [(s.locator.page, s.locator.page_label) for s in store.segments("Books", "book.pdf")]
+    assert labels == [(1, None), (2, None), (3, "287"), (4, "288"), (5, "289"), (6, "290")]
+    analyst = fake_analyst(settings, store, counter, FakeBackend())
+
+    def asking(start: int, end: int) -> EvalQuestion:
+        return EvalQuestion(f"p{start}", "Which harbour number?", Expected("number", 44.0),
+                            ((Place("book.pdf", start, end),),))
+
+    questions = [asking(288, 289), asking(2, 2), asking(400, 400)]
+    whole = recall_at(analyst, "Books", questions, [10**6])[0]
+    # 288-289 are pages 4-5: found; 400 is printed on no page: left out.
+    assert (whole.questions, whole.found, whole.by_label, whole.outside) == (2, 2, 1, 1)
+    small = recall_at(analyst, "Books", [asking(289, 289)], [60])[0]
+    assert small.by_label == 1 and small.pages_read_median < 6
+    store.close()

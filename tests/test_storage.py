@@ -79,7 +79,7 @@ def test_blank_database_gets_the_orm_schema(database_url):
     assert diffs == []
     assert {"collections", "documents", "images", "segments"} <= tables
     assert {"answers", "originals", "reports", "eval_runs", "chats"} <= tables
-    assert version == "0008"
+    assert version == "0009"
     if sqlite:
         assert "segments_fts" in tables and (journal, fks) == ("wal", 1)
     else:
