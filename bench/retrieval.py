@@ -62,7 +62,7 @@ def main() -> None:
         print(f"packing for {overall[0].questions} questions with evidence x {len(budgets)} "
               f"budgets: {time.perf_counter() - started:.0f} s ({args.profile} counting)\n")
         print(f"{'evidence source':16}{'questions':>10}" + "".join(
-            f"{f'recall@{b // 1000}K':>12}{'pages':>7}" for b in budgets))
+            f"{f'recall@{b // 1000}K (found)':>20}{'pages':>7}" for b in budgets))
         _row("all", overall)
         if overall[0].by_label:
             print(f"({overall[0].by_label} questions cite pages beyond the last page of their "
@@ -81,8 +81,8 @@ def main() -> None:
 
 
 def _row(name: str, rows) -> None:
-    cells = "".join(f"{r.recall:>12.0%}{r.pages_read_median or 0:>7.0f}"
-                    if r.recall is not None else f"{'n/a':>12}{'':>7}" for r in rows)
+    cells = "".join(f"{f'{r.recall:.1%} ({r.found})':>20}{r.pages_read_median or 0:>7.0f}"
+                    if r.recall is not None else f"{'n/a':>20}{'':>7}" for r in rows)
     print(f"{name:16}{rows[0].questions:>10}{cells}")
 
 
