@@ -133,7 +133,7 @@ def test_upload_ask_stream_cite_preview_and_history(page, app_url):
     page.get_by_role("button", name="Create").click()
     page.locator('input[type="file"]').set_input_files(str(SAMPLE_DOCS / "contract.pdf"))
     page.get_by_role("button", name="Ingest 1 file(s)").click()
-    page.get_by_text("Done: 1 documents, 0 failed").wait_for()
+    page.get_by_text("Done: 1 document, 0 failed").wait_for()
     page.locator('[data-testid="stDataFrame"]').wait_for()  # the documents table
     _shot(page, "1-library")
 
