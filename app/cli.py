@@ -81,12 +81,7 @@ def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, replac
         settings = settings.model_copy(update={"workers": workers})
     store = Store(settings)
     with _progress_bar() as bar:
-        def progress(done: int, total: int, outcome: Outcome) -> None:
-            bar.total = total
-            bar.set_postfix_str(outcome.source[-40:], refresh=False)
-            bar.update(done - bar.n)
-
-        outcomes = ingest_paths(list(paths), collection, store, settings, progress, replace,
+        outcomes = ingest_paths(list(paths), collection, store, settings, _follow(bar), replace,
                                 ocr_later=settings.ocr_later)
     pending = [o.document for o in outcomes if o.document and o.document.ocr_pending]
     if pending:
@@ -104,14 +99,19 @@ def ingest(paths: tuple[Path, ...], collection: str, workers: int | None, replac
         sys.exit(1)
 
 
+def _follow(bar, prefix: str = ""):
+    """A pipeline progress callback that moves `bar` and names the document just done."""
+    def progress(done: int, total: int, outcome: Outcome) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{prefix}{outcome.source[-(40 - len(prefix)):]}", refresh=False)
+        bar.update(done - bar.n)
+
+    return progress
+
+
 def _run_ocr(store: Store, settings, collection: str | None) -> list[Outcome]:
     with _progress_bar() as bar:
-        def progress(done: int, total: int, outcome: Outcome) -> None:
-            bar.total = total
-            bar.set_postfix_str(f"OCR {outcome.source[-36:]}", refresh=False)
-            bar.update(done - bar.n)
-
-        return run_ocr(store, settings, collection, progress)
+        return run_ocr(store, settings, collection, _follow(bar, "OCR "))
 
 
 @cli.command()

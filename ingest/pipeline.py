@@ -192,9 +192,9 @@ def run_ocr(store: Store, settings: Settings, collection: str | None = None,
             job = FileJob(doc.source, "pdf", doc.sha256, path=path)
             jobs.append(job)
             where[id(job)] = doc
-        for outcome in outcomes:
+        for n, outcome in enumerate(outcomes, 1):
             if progress is not None:
-                progress(len(outcomes), len(pending), outcome)
+                progress(n, len(pending), outcome)
         for job, parsed in _parse_all(sorted(jobs, key=_job_size, reverse=True), settings):
             doc = where[id(job)]
             outcome = _store_ocr(store, doc, parsed)

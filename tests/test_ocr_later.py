@@ -96,7 +96,10 @@ def test_a_document_deleted_or_replaced_before_its_ocr_is_left_alone(settings, t
     assert replaced.source == "in/report.pdf" and replaced.document.ocr_pending == 0
 
     monkeypatch.setattr(store, "pending_ocr", lambda collection=None: stale)
-    notes = {o.source: (o.status, o.note) for o in run_ocr(store, settings, "C")}
+    counts = []
+    notes = {o.source: (o.status, o.note) for o in run_ocr(
+        store, settings, "C", lambda done, total, _: counts.append((done, total)))}
+    assert counts == [(1, 2), (2, 2)]  # the skipped one counts as done too
     assert notes == {
         "in/scanned_memo.pdf": (Status.UNCHANGED,
                                 "OCR skipped: the document or its kept copy is gone"),
